@@ -1,0 +1,1 @@
+"""Bridges from hpo to other tools; ``integrations.optuna.HPOSampler`` is the Optuna sampler plugin."""

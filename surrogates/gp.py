@@ -1,0 +1,216 @@
+"""Exact Gaussian-process surrogate: Matérn-5/2 ARD kernel, standardized outputs, MAP hyperparameters.
+
+Shapes: ``X`` ``(n, d)`` in the unit cube, ``y`` ``(n,)``; ``posterior(X)`` gives ``(m,)`` mean and std.
+
+Model (all in standardized units ``z = (y - mean(y)) / std(y)``)::
+
+    k(x, x') = s * (1 + sqrt(5) r + 5/3 r^2) exp(-sqrt(5) r),   r^2 = sum_j ((x_j - x'_j) / l_j)^2
+    z ~ GP(0, k) + N(0, noise)
+
+Hyperparameters ``(l_1..l_d, s, noise)`` maximize the log marginal likelihood plus the log priors (gpytorch's
+prior classes): a dimension-scaled log-normal prior on the lengthscales (Hvarfner et al., 2024: median
+``sqrt(2) * sqrt(d)``, which keeps the GP from overfitting in 20+ dimensions), a log-normal prior on the signal
+variance around 1, and a log-normal prior on the noise favouring small noise (most HPO objectives are nearly
+deterministic, but CV errors are not, and the prior lets the data decide).
+
+Why not gpytorch's ``ExactGP`` + botorch's ``fit_gpytorch_mll``: they compute the same marginal likelihood, but their
+generic LinearOperator machinery costs 3-5 ms per likelihood evaluation at n = 100, against well under 1 ms for the
+direct Cholesky below; the suggestion overhead target (no more than Optuna's GPSampler) needs the latter. The test
+suite checks this posterior against gpytorch's ``ExactGP`` with the same hyperparameters.
+
+Fitting is deterministic (fixed start at the prior medians, L-BFGS-B), so the same data give the same model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from surrogates.base import GaussianPosterior, Surrogate, check_Xy
+
+__all__ = ["GPSurrogate", "torch_threads"]
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with ``n`` intra-op torch threads, then restore the user's setting.
+
+    Why: GP matrices in HPO are at most a few hundred rows; at that size extra threads only spin and, on 2 cores,
+    multiply the CPU time of a suggestion by 5-10 (measured: 65 ms vs 650 ms for one fit at n = 100).
+    """
+    import torch
+
+    old = torch.get_num_threads()
+    if old == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _matern52(X1, X2, inv_ls):  # (n, d), (m, d), (d,) -> (n, m)
+    import torch
+
+    A = X1 * inv_ls
+    B = X2 * inv_ls
+    d2 = (A * A).sum(-1, keepdim=True) - 2.0 * A @ B.T + (B * B).sum(-1)[None, :]
+    r = torch.sqrt(d2.clamp_min(1e-30))
+    s5r = math.sqrt(5.0) * r
+    return (1.0 + s5r + s5r * s5r / 3.0) * torch.exp(-s5r)
+
+
+class GPSurrogate(Surrogate):
+    """Exact GP with a Matérn-5/2 ARD kernel and MAP-fitted hyperparameters.
+
+    Args:
+        noise_floor: smallest noise variance (standardized units); keeps the Cholesky stable on duplicates.
+        max_iter: L-BFGS-B iterations for the hyperparameter fit.
+        seed: unused by the fit itself (it is deterministic); kept so every surrogate takes ``seed``.
+    """
+
+    def __init__(self, *, noise_floor: float = 1e-6, max_iter: int = 200, seed: int | None = None) -> None:
+        self.noise_floor = noise_floor
+        self.max_iter = max_iter
+        self.seed = seed
+
+    # ------------------------------------------------------------------ fitting
+    def _priors(self, d: int):
+        from gpytorch.priors import LogNormalPrior
+
+        return (
+            LogNormalPrior(math.sqrt(2.0) + 0.5 * math.log(d), math.sqrt(3.0)),  # lengthscales
+            LogNormalPrior(0.0, 1.0),  # signal variance
+            LogNormalPrior(-4.0, 1.0),  # noise variance
+        )
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
+        """Standardize ``y``, fit hyperparameters by MAP, and cache the Cholesky factor."""
+        import torch
+        from scipy.optimize import minimize
+
+        X, y = check_Xy(X, y)
+        n, d = X.shape
+        if n == 0:
+            raise ValueError("GPSurrogate.fit needs at least one observation")
+        self.y_mean_ = float(np.mean(y))
+        std = float(np.std(y))
+        self.y_std_ = std if std > 1e-12 else 1.0
+        z = (y - self.y_mean_) / self.y_std_
+        with torch_threads(1):
+            Xt = torch.as_tensor(X, dtype=torch.float64)
+            zt = torch.as_tensor(z, dtype=torch.float64)
+            ls_prior, s_prior, noise_prior = self._priors(d)
+            eye = torch.eye(n, dtype=torch.float64)
+
+            def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+                ls = th[:d].exp()
+                s = th[d].exp()
+                noise = th[d + 1].exp() + self.noise_floor
+                K = s * _matern52(Xt, Xt, 1.0 / ls) + noise * eye
+                L, info = torch.linalg.cholesky_ex(K)
+                if int(info) != 0:
+                    return 1e10, np.zeros_like(theta)
+                a = torch.cholesky_solve(zt[:, None], L)[:, 0]
+                nll = 0.5 * (zt * a).sum() + torch.log(torch.diagonal(L)).sum()
+                nlp = -(
+                    ls_prior.log_prob(ls).sum()
+                    + s_prior.log_prob(s)
+                    + noise_prior.log_prob(noise - self.noise_floor)
+                )
+                total = nll + nlp
+                total.backward()
+                g = th.grad.numpy().copy()
+                if not np.all(np.isfinite(g)):
+                    return 1e10, np.zeros_like(theta)
+                return float(total.detach()), g
+
+            theta0 = np.concatenate([np.full(d, math.sqrt(2.0) + 0.5 * math.log(d)), [0.0], [math.log(1e-3)]])
+            bounds = [(math.log(1e-3), math.log(1e3))] * d + [(math.log(1e-3), math.log(1e2))]
+            bounds += [(math.log(1e-9), math.log(2.0))]
+            res = minimize(
+                loss_and_grad,
+                theta0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": self.max_iter},
+            )
+            theta = res.x if np.isfinite(res.fun) and res.fun < 1e9 else theta0
+            self._set_hypers(
+                Xt,
+                zt,
+                np.exp(theta[:d]),
+                float(np.exp(theta[d])),
+                float(np.exp(theta[d + 1])) + self.noise_floor,
+            )
+        return self
+
+    def _set_hypers(self, Xt, zt, lengthscale: np.ndarray, signal: float, noise: float) -> None:
+        import torch
+
+        self.lengthscale_ = np.asarray(lengthscale, dtype=float)
+        self.signal_ = float(signal)
+        self.noise_ = float(noise)
+        self.X_ = Xt
+        self.z_ = zt
+        n = Xt.shape[0]
+        K = self.signal_ * _matern52(
+            Xt, Xt, torch.as_tensor(1.0 / self.lengthscale_)
+        ) + self.noise_ * torch.eye(n, dtype=torch.float64)
+        jitter = 0.0
+        for _ in range(6):
+            L, info = torch.linalg.cholesky_ex(K + jitter * torch.eye(n, dtype=torch.float64))
+            if int(info) == 0:
+                break
+            jitter = 1e-8 if jitter == 0.0 else jitter * 10.0
+        self.L_ = L
+        self.alpha_ = torch.cholesky_solve(zt[:, None], L)[:, 0]
+
+    def with_fantasies(self, X_new: np.ndarray, y_new: np.ndarray) -> GPSurrogate:
+        """A copy conditioned on extra points with the *same* hyperparameters (for pending trials).
+
+        Why not refit: a fantasy (Kriging-believer value) carries no information about the kernel, and refitting
+        on invented data would only shrink the lengthscales around it.
+        """
+        import torch
+
+        self._check_fitted("L_")
+        X_new, y_new = check_Xy(X_new, y_new)
+        if X_new.shape[0] == 0:
+            return self
+        other = GPSurrogate(noise_floor=self.noise_floor, max_iter=self.max_iter, seed=self.seed)
+        other.y_mean_, other.y_std_ = self.y_mean_, self.y_std_
+        with torch_threads(1):
+            Xt = torch.cat([self.X_, torch.as_tensor(X_new, dtype=torch.float64)])
+            zt = torch.cat(
+                [self.z_, torch.as_tensor((y_new - self.y_mean_) / self.y_std_, dtype=torch.float64)]
+            )
+            other._set_hypers(Xt, zt, self.lengthscale_, self.signal_, self.noise_)
+        return other
+
+    # ------------------------------------------------------------------ prediction
+    def predict_torch(self, Xq):
+        """Differentiable ``(m, d)`` torch tensor -> ``(mean, std)`` tensors ``(m,)`` in original units."""
+        import torch
+
+        self._check_fitted("L_")
+        Kq = self.signal_ * _matern52(Xq, self.X_, torch.as_tensor(1.0 / self.lengthscale_))
+        mean_z = Kq @ self.alpha_
+        v = torch.linalg.solve_triangular(self.L_, Kq.T, upper=False)
+        var_z = (self.signal_ - (v * v).sum(0)).clamp_min(1e-12)
+        return self.y_mean_ + self.y_std_ * mean_z, self.y_std_ * var_z.sqrt()
+
+    def posterior(self, X: np.ndarray) -> GaussianPosterior:
+        import torch
+
+        X, _ = check_Xy(X)
+        with torch_threads(1), torch.no_grad():
+            m, s = self.predict_torch(torch.as_tensor(X, dtype=torch.float64))
+        return GaussianPosterior(m.numpy(), s.numpy())
