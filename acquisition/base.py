@@ -19,6 +19,12 @@ class Acquisition(ABC):  # noqa: B024 (either __call__ or torch_value is overrid
 
     differentiable: bool = False
 
+    #: An acquisition that chooses among its own candidate set (e.g. quantile Thompson sampling, whose random
+    #: draws make scores of separate calls incomparable) implements
+    #: ``optimize(space, rng, *, incumbents, exclude) -> (x, value)``; the scheduler then calls it instead of
+    #: :func:`acquisition.optimize.optimize_acquisition`.
+    optimize = None
+
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """``(n, d)`` numpy -> ``(n,)`` numpy scores."""
         import torch

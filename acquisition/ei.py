@@ -58,3 +58,10 @@ class LogEI(Acquisition):
         std = std.clamp_min(1e-12)
         z = (self.best_f - mean) / std
         return torch.log(std) + log_h(z)
+
+
+def from_model(model, y, rng, **options) -> LogEI:
+    """Factory for the registry: LogEI against the best observed target."""
+    import numpy as np
+
+    return LogEI(model, best_f=float(np.min(y)))

@@ -35,3 +35,8 @@ class UCB(Acquisition):
     def torch_value(self, X):
         mean, std = self.model.predict_torch(X)
         return -(mean - math.sqrt(self.beta) * std)
+
+
+def from_model(model, y, rng, *, beta: float = 4.0, **options) -> UCB:
+    """Factory for the registry."""
+    return UCB(model, beta=beta)

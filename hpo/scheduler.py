@@ -28,10 +28,7 @@ import numpy as np
 from hpo.history import Dataset
 from hpo.space import SearchSpace
 
-__all__ = ["Proposer", "ACQUISITIONS", "proposal_rng", "sobol_point"]
-
-ACQUISITIONS = ("logei", "ucb")
-
+__all__ = ["Proposer", "proposal_rng", "sobol_point"]
 
 def proposal_rng(seed: int, trial_number: int, salt: int = 0) -> np.random.Generator:
     """The generator for one proposal: a pure function of the study seed and the trial number."""
@@ -65,8 +62,8 @@ class Proposer:
     """Proposes configurations from a dataset with a surrogate and an acquisition.
 
     Args:
-        surrogate: name of the surrogate ("gp").
-        acquisition: "logei" (default) or "ucb".
+        surrogate: name of the surrogate (a key of ``surrogates.SURROGATES``).
+        acquisition: "auto" (the surrogate's own: LogEI for the GP) or a key of ``acquisition.ACQUISITIONS``.
         n_startup_trials: number of observed trials before the model takes over (Sobol design before that).
         ucb_beta: confidence multiplier for "ucb".
         n_raw: raw Sobol candidates for the acquisition optimizer.
@@ -74,21 +71,29 @@ class Proposer:
     """
 
     surrogate: str = "gp"
-    acquisition: str = "logei"
+    acquisition: str = "auto"
     n_startup_trials: int = 10
     ucb_beta: float = 4.0
     n_raw: int = 1024
     n_restarts: int = 8
 
     def __post_init__(self) -> None:
+        from acquisition import ACQUISITIONS
         from surrogates import SURROGATES
 
         if self.surrogate not in SURROGATES:
-            raise ValueError(f"surrogate={self.surrogate!r} is not one of {list(SURROGATES)!r}")
-        if self.acquisition not in ACQUISITIONS:
-            raise ValueError(f"acquisition={self.acquisition!r} is not one of {list(ACQUISITIONS)!r}")
-        if int(self.n_startup_trials) < 1:
-            raise ValueError(f"n_startup_trials={self.n_startup_trials!r} must be >= 1")
+            raise ValueError(f"surrogate={self.surrogate!r} is not one of {sorted(SURROGATES)!r}")
+        if self.acquisition != "auto" and self.acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition={self.acquisition!r} is not one of {['auto', *sorted(ACQUISITIONS)]!r}")
+        if isinstance(self.n_startup_trials, bool) or int(self.n_startup_trials) < 1:
+            raise ValueError(f"n_startup_trials={self.n_startup_trials!r} must be an integer >= 1")
+
+    @property
+    def acquisition_name(self) -> str:
+        """The acquisition actually used ("auto" resolves to the surrogate's own)."""
+        from acquisition import DEFAULT_ACQUISITION
+
+        return DEFAULT_ACQUISITION[self.surrogate] if self.acquisition == "auto" else self.acquisition
 
     def propose(self, data: Dataset, space: SearchSpace, *, seed: int, trial_number: int) -> dict[str, Any]:
         """The configuration for trial ``trial_number``: a pure function of ``(data, space, seed, trial_number)``."""
@@ -100,9 +105,8 @@ class Proposer:
         return space.decode(x[None, :])[0]
 
     def _model_based(self, data: Dataset, space: SearchSpace, rng: np.random.Generator) -> np.ndarray:
-        from acquisition.ei import LogEI
+        from acquisition import make_acquisition
         from acquisition.optimize import optimize_acquisition
-        from acquisition.ucb import UCB
         from surrogates import make_surrogate
 
         y = data.y if data.Y.shape[1] == 1 else _scalarize(data.Y, rng)
@@ -110,19 +114,12 @@ class Proposer:
         if len(data.X_pending):
             believed = model.posterior(data.X_pending).mean
             model = model.with_fantasies(data.X_pending, believed)
-        if self.acquisition == "ucb":
-            acq = UCB(model, beta=self.ucb_beta)
-        else:
-            acq = LogEI(model, best_f=float(np.min(y)))
+        acq = make_acquisition(self.acquisition_name, model, y, rng, beta=self.ucb_beta)
         order = np.argsort(y)
         exclude = np.concatenate([data.X, data.X_pending]) if len(data.X_pending) else data.X
-        x, _ = optimize_acquisition(
-            acq,
-            space,
-            rng,
-            n_raw=self.n_raw,
-            n_restarts=self.n_restarts,
-            incumbents=data.X[order[:5]],
-            exclude=exclude,
-        )
+        kwargs = {"incumbents": data.X[order[:5]], "exclude": exclude}
+        if acq.optimize is not None:
+            x, _ = acq.optimize(space, rng, **kwargs)
+        else:
+            x, _ = optimize_acquisition(acq, space, rng, n_raw=self.n_raw, n_restarts=self.n_restarts, **kwargs)
         return x

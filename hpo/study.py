@@ -99,7 +99,7 @@ class Study:
         self._sampler = HPOSampler(
             self.surrogate,
             seed=self.seed,
-            acquisition=config.get("acquisition", "logei"),
+            acquisition=config.get("acquisition", "auto"),
             n_startup_trials=int(config.get("n_startup_trials", 10)),
             search_space=self.space.to_optuna(),
         )
@@ -450,7 +450,7 @@ def create_study(
     surrogate: str = "gp",
     fidelity: Any = None,
     seed: int | None = None,
-    acquisition: str = "logei",
+    acquisition: str = "auto",
     n_startup_trials: int = 10,
 ) -> Study:
     """Create (or, with ``load_if_exists``, reopen) a study in an Optuna storage.
@@ -464,7 +464,7 @@ def create_study(
         surrogate: "gp".
         fidelity: reserved for multi-fidelity scheduling.
         seed: seed of every proposal; None draws one, stored with the study so all workers and resumes share it.
-        acquisition: "logei" or "ucb".
+        acquisition: "auto" (the surrogate's own; LogEI for the GP), "logei" or "ucb".
         n_startup_trials: trials from the Sobol design before the surrogate takes over.
 
     Raises:

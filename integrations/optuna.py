@@ -46,7 +46,7 @@ class HPOSampler(BaseSampler):
     Args:
         surrogate: "gp" (Gaussian process); more surrogates plug in under their names.
         seed: seed of every random choice; None draws one at construction.
-        acquisition: "logei" (default) or "ucb".
+        acquisition: "auto" (the surrogate's own; LogEI for the GP), "logei" or "ucb".
         n_startup_trials: finished trials before the model takes over (scrambled Sobol before that).
         search_space: a fixed search space (hpo types or Optuna distributions) instead of the inferred
             intersection space; used by :mod:`hpo.study`, where the space is declared up front.
@@ -61,7 +61,7 @@ class HPOSampler(BaseSampler):
         surrogate: str = "gp",
         *,
         seed: int | None = None,
-        acquisition: str = "logei",
+        acquisition: str = "auto",
         n_startup_trials: int = 10,
         search_space: Mapping[str, Any] | None = None,
         ucb_beta: float = 4.0,

@@ -1,7 +1,12 @@
 """Surrogate models behind a common ``fit`` / ``posterior`` interface.
 
-Importing this package stays light; each model imports torch or scikit-learn only when built.
+Importing this package stays light: ``SURROGATES`` maps each public name to ``"module:Class"`` and the module (with
+torch or scikit-learn) is imported only when a model is built.
 """
+
+from __future__ import annotations
+
+import importlib
 
 from surrogates.base import GaussianPosterior, NotFittedError, Posterior, QuantilePosterior, Surrogate
 
@@ -11,10 +16,14 @@ __all__ = [
     "GaussianPosterior",
     "QuantilePosterior",
     "NotFittedError",
+    "SURROGATES",
     "make_surrogate",
 ]
 
-SURROGATES = ("gp",)
+#: public name -> "module:Class"; every class takes keyword-only options including ``seed``.
+SURROGATES: dict[str, str] = {
+    "gp": "surrogates.gp:GPSurrogate",
+}
 
 
 def make_surrogate(name: str, *, seed: int | None = None) -> Surrogate:
@@ -23,8 +32,7 @@ def make_surrogate(name: str, *, seed: int | None = None) -> Surrogate:
     Raises:
         ValueError: an unknown name; the message lists the known ones.
     """
-    if name == "gp":
-        from surrogates.gp import GPSurrogate
-
-        return GPSurrogate(seed=seed)
-    raise ValueError(f"surrogate={name!r} is not one of {list(SURROGATES)!r}")
+    if name not in SURROGATES:
+        raise ValueError(f"surrogate={name!r} is not one of {sorted(SURROGATES)!r}")
+    module, cls = SURROGATES[name].split(":")
+    return getattr(importlib.import_module(module), cls)(seed=seed)

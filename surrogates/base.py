@@ -118,6 +118,27 @@ class Surrogate(ABC):
     def posterior(self, X: np.ndarray) -> Posterior:
         """Predictive distribution at ``(m, d)`` points."""
 
+    def get_params(self) -> dict:
+        """The constructor options (scikit-learn style), read back from same-named attributes."""
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        return {k: getattr(self, k) for k in sig.parameters if k != "self" and hasattr(self, k)}
+
+    def with_fantasies(self, X_new: np.ndarray, y_new: np.ndarray) -> Surrogate:
+        """A model that also believes ``y_new`` at ``X_new`` (pending trials; Kriging believer / constant liar).
+
+        The default refits a fresh copy on the training data plus the fantasies (the model must keep its training
+        data in ``X_train_`` / ``y_train_``); models with a cheaper exact update (the GP) override it.
+        """
+        self._check_fitted("X_train_")
+        X_new, y_new = check_Xy(X_new, y_new)
+        if X_new.shape[0] == 0:
+            return self
+        X = np.concatenate([self.X_train_, X_new])
+        y = np.concatenate([self.y_train_, y_new])
+        return type(self)(**self.get_params()).fit(X, y)
+
     def _check_fitted(self, attr: str) -> None:
         if not hasattr(self, attr):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X, y) first")
