@@ -64,18 +64,24 @@ class Proposer:
     Args:
         surrogate: name of the surrogate (a key of ``surrogates.SURROGATES``).
         acquisition: "auto" (the surrogate's own: LogEI for the GP) or a key of ``acquisition.ACQUISITIONS``.
-        n_startup_trials: number of observed trials before the model takes over (Sobol design before that).
+        n_startup_trials: number of observed trials before the model takes over (Sobol design before that);
+            None asks the surrogate (see :meth:`startup_trials`).
         ucb_beta: confidence multiplier for "ucb".
         n_raw: raw Sobol candidates for the acquisition optimizer.
         n_restarts: locally refined starts.
+        config_beta: CONFIG's squared confidence multiplier for the constraints' optimistic bounds (default 9:
+            3 sigma, as the CONFIG reference implementation; papers.md §1).
+        config_objective_beta: CONFIG's squared multiplier for the objective's LCB (default: ``config_beta``).
     """
 
     surrogate: str = "gp"
     acquisition: str = "auto"
-    n_startup_trials: int = 10
+    n_startup_trials: int | None = None
     ucb_beta: float = 4.0
     n_raw: int = 1024
     n_restarts: int = 8
+    config_beta: float = 9.0
+    config_objective_beta: float | None = None
 
     def __post_init__(self) -> None:
         from acquisition import ACQUISITIONS
@@ -85,7 +91,9 @@ class Proposer:
             raise ValueError(f"surrogate={self.surrogate!r} is not one of {sorted(SURROGATES)!r}")
         if self.acquisition != "auto" and self.acquisition not in ACQUISITIONS:
             raise ValueError(f"acquisition={self.acquisition!r} is not one of {['auto', *sorted(ACQUISITIONS)]!r}")
-        if isinstance(self.n_startup_trials, bool) or int(self.n_startup_trials) < 1:
+        if self.n_startup_trials is not None and (
+            isinstance(self.n_startup_trials, bool) or int(self.n_startup_trials) < 1
+        ):
             raise ValueError(f"n_startup_trials={self.n_startup_trials!r} must be an integer >= 1")
 
     @property
@@ -95,31 +103,103 @@ class Proposer:
 
         return DEFAULT_ACQUISITION[self.surrogate] if self.acquisition == "auto" else self.acquisition
 
+    def startup_trials(self, dim: int) -> int:
+        """Length of the Sobol design: ``n_startup_trials``, or when that is None the surrogate class's
+        ``default_startup_trials(dim)`` (GO-UCB's Phase I grows like the square root of the budget), else 10."""
+        if self.n_startup_trials is not None:
+            return int(self.n_startup_trials)
+        import importlib
+
+        from surrogates import SURROGATES
+
+        module, cls = SURROGATES[self.surrogate].split(":")
+        rule = getattr(getattr(importlib.import_module(module), cls), "default_startup_trials", None)
+        return 10 if rule is None else int(rule(dim))
+
     def propose(self, data: Dataset, space: SearchSpace, *, seed: int, trial_number: int) -> dict[str, Any]:
         """The configuration for trial ``trial_number``: a pure function of ``(data, space, seed, trial_number)``."""
-        if data.n < self.n_startup_trials:
-            x = sobol_point(space.dim, seed, trial_number)
-            return space.decode(space.round_encoded(x[None, :]))[0]
-        rng = proposal_rng(seed, trial_number)
-        x = self._model_based(data, space, rng)
-        return space.decode(x[None, :])[0]
+        return self.propose_with_info(data, space, seed=seed, trial_number=trial_number)[0]
 
-    def _model_based(self, data: Dataset, space: SearchSpace, rng: np.random.Generator) -> np.ndarray:
-        from acquisition import make_acquisition
-        from acquisition.optimize import optimize_acquisition
+    def propose_with_info(
+        self, data: Dataset, space: SearchSpace, *, seed: int, trial_number: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Like :meth:`propose`, plus what the proposal found out: ``{"declared_infeasible": bool}``.
+
+        ``declared_infeasible`` is True when CONFIG found no optimistically feasible point anywhere in its candidate
+        set (and no observed trial is feasible): under the confidence bounds the problem has no feasible point.
+        """
+        info: dict[str, Any] = {"declared_infeasible": False}
+        if data.n < self.startup_trials(space.dim):
+            x = sobol_point(space.dim, seed, trial_number)
+            return space.decode(space.round_encoded(x[None, :]))[0], info
+        rng = proposal_rng(seed, trial_number)
+        x = self._model_based(data, space, rng, info)
+        return space.decode(x[None, :])[0], info
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, X_pending: np.ndarray, rng: np.random.Generator):
         from surrogates import make_surrogate
 
+        model = make_surrogate(self.surrogate, seed=int(rng.integers(2**31))).fit(X, y)
+        if len(X_pending):
+            model = model.with_fantasies(X_pending, model.posterior(X_pending).mean)  # Kriging believer
+        return model
+
+    def _model_based(
+        self, data: Dataset, space: SearchSpace, rng: np.random.Generator, info: dict[str, Any]
+    ) -> np.ndarray:
+        from acquisition import make_acquisition
+        from acquisition.optimize import optimize_acquisition
+
         y = data.y if data.Y.shape[1] == 1 else _scalarize(data.Y, rng)
-        model = make_surrogate(self.surrogate, seed=int(rng.integers(2**31))).fit(data.X, y)
-        if len(data.X_pending):
-            believed = model.posterior(data.X_pending).mean
-            model = model.with_fantasies(data.X_pending, believed)
-        acq = make_acquisition(self.acquisition_name, model, y, rng, beta=self.ucb_beta)
-        order = np.argsort(y)
+        model = self._fit(data.X, y, data.X_pending, rng)
         exclude = np.concatenate([data.X, data.X_pending]) if len(data.X_pending) else data.X
-        kwargs = {"incumbents": data.X[order[:5]], "exclude": exclude}
-        if acq.optimize is not None:
-            x, _ = acq.optimize(space, rng, **kwargs)
+        constrained = data.G.shape[1] > 0
+        if constrained:
+            acq, incumbents = self._config_acquisition(data, y, model, rng)
         else:
-            x, _ = optimize_acquisition(acq, space, rng, n_raw=self.n_raw, n_restarts=self.n_restarts, **kwargs)
+            acq = make_acquisition(self.acquisition_name, model, y, rng, beta=self.ucb_beta)
+            incumbents = data.X[np.argsort(y)[:5]]
+        kwargs = {"incumbents": incumbents, "exclude": exclude}
+        if getattr(acq, "optimize", None) is not None:
+            x, best = acq.optimize(space, rng, **kwargs)
+        else:
+            x, best = optimize_acquisition(acq, space, rng, n_raw=self.n_raw, n_restarts=self.n_restarts, **kwargs)
+        if constrained:
+            info["declared_infeasible"] = self._declares_infeasible(acq, space, data, rng, best)
         return x
+
+    def _config_acquisition(self, data: Dataset, y: np.ndarray, model, rng: np.random.Generator):
+        """CONFIG (papers.md §1): one surrogate per constraint, optimistic feasible set, objective LCB."""
+        from acquisition.config import ConfigAcquisition
+
+        cmodels = []
+        for i in range(data.G.shape[1]):
+            gi = data.G[:, i]
+            ok = np.isfinite(gi)
+            if ok.sum() < 2:
+                continue  # too few observations of this constraint to model it: treat it as unknown
+            cmodels.append(self._fit(data.X[ok], gi[ok], data.X_pending, rng))
+        # incumbents: best feasible trials first, then the least-violating ones
+        viol = np.where(np.isfinite(data.G), np.clip(data.G, 0, None), np.inf).sum(axis=1)
+        order = np.lexsort((y, viol))
+        incumbents = data.X[order[:5]]
+        if not cmodels:
+            from acquisition import make_acquisition
+
+            return make_acquisition(self.acquisition_name, model, y, rng, beta=self.ucb_beta), incumbents
+        return ConfigAcquisition(model, cmodels, beta=self.config_beta, objective_beta=self.config_objective_beta), (
+            incumbents
+        )
+
+    def _declares_infeasible(self, acq, space: SearchSpace, data: Dataset, rng: np.random.Generator, best: float):
+        """CONFIG step 4, checked over the optimizer's whole candidate set plus a dense Sobol check and the observed
+        points, never on one weak solver run; never when a feasible trial has been observed."""
+        from acquisition.config import ConfigAcquisition, is_declaration
+
+        if not isinstance(acq, ConfigAcquisition) or data.feasible.any() or not is_declaration(best):
+            return False
+        from scipy.stats import qmc
+
+        check = qmc.Sobol(space.dim, scramble=True, seed=rng).random_base2(12)
+        check = np.concatenate([space.round_encoded(check), data.X])
+        return bool(np.all(acq(check) <= -1e100))

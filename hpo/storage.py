@@ -35,11 +35,16 @@ __all__ = [
     "write_config",
     "read_config",
     "set_constraints",
+    "set_constraints_list",
     "set_trial_system_attr",
     "set_study_user_attr",
     "heartbeat",
     "fail_stale_trials",
     "ask",
+    "FIDELITY_KEY",
+    "set_trial_fidelity",
+    "trial_fidelity",
+    "report_intermediate",
 ]
 
 DEFAULT_STORAGE = "sqlite:///hpo.db"
@@ -124,6 +129,12 @@ def set_constraints(study: optuna.Study, trial_number: int, constraints: dict[st
         study._storage.set_trial_system_attr(trial_id, f"constraints:{name}", float(value))
 
 
+def set_constraints_list(study: optuna.Study, trial_number: int, values: list[float]) -> None:
+    """Store constraint values in Optuna's list format (what ``constraints_func`` samplers write)."""
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+    study._storage.set_trial_system_attr(trial_id, "constraints", [float(v) for v in values])
+
+
 def set_trial_system_attr(study: optuna.Study, trial_number: int, key: str, value: Any) -> None:
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
     study._storage.set_trial_system_attr(trial_id, key, value)
@@ -174,3 +185,27 @@ def sqlite_path(url: str) -> str | None:
         return None
     path = url[len("sqlite:///") :]
     return os.path.abspath(path) if path else None
+
+
+# ------------------------------------------------------------------------------------------- multi-fidelity
+#: trial system attribute with a trial's fidelity schedule: ``{"bracket", "min_resource", "max_resource", "min",
+#: "eta"}`` (JSON). Written at ``ask``; :mod:`hpo.history` reads it to aggregate rung values, any worker reads it to
+#: decide a rung.
+FIDELITY_KEY = "hpo:fidelity"
+
+
+def set_trial_fidelity(study: optuna.Study, trial_number: int, info: dict[str, Any]) -> None:
+    """Store a trial's bracket and resource bounds (a JSON-serializable dict) in its system attributes."""
+    set_trial_system_attr(study, trial_number, FIDELITY_KEY, dict(info))
+
+
+def trial_fidelity(trial: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
+    """The fidelity schedule an hpo study stored on ``trial``, or None (plain Optuna trial, or no fidelity)."""
+    info = trial.system_attrs.get(FIDELITY_KEY)
+    return dict(info) if isinstance(info, dict) else None
+
+
+def report_intermediate(study: optuna.Study, trial_number: int, step: int, value: float) -> None:
+    """Store an intermediate value of a running trial by its number."""
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+    study._storage.set_trial_intermediate_value(trial_id, int(step), float(value))

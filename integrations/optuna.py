@@ -22,8 +22,10 @@ How it maps onto Optuna:
 
 from __future__ import annotations
 
+import math
+import warnings
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,11 +35,15 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo import storage as hpo_storage
 from hpo.history import build_dataset
 from hpo.scheduler import Proposer, proposal_rng
 from hpo.space import SearchSpace
 
-__all__ = ["HPOSampler"]
+__all__ = ["HPOSampler", "DECLARED_KEY"]
+
+#: study user attribute set when CONFIG declares the constrained problem infeasible
+DECLARED_KEY = "hpo:declared_infeasible"
 
 
 class HPOSampler(BaseSampler):
@@ -47,10 +53,15 @@ class HPOSampler(BaseSampler):
         surrogate: "gp" (Gaussian process); more surrogates plug in under their names.
         seed: seed of every random choice; None draws one at construction.
         acquisition: "auto" (the surrogate's own; LogEI for the GP), "logei" or "ucb".
-        n_startup_trials: finished trials before the model takes over (scrambled Sobol before that).
+        n_startup_trials: finished trials before the model takes over (scrambled Sobol before that); None: the
+            surrogate's default (10; GO-UCB's grows with the dimension, see ``surrogates.goucb``).
         search_space: a fixed search space (hpo types or Optuna distributions) instead of the inferred
             intersection space; used by :mod:`hpo.study`, where the space is declared up front.
         ucb_beta: confidence multiplier for ``acquisition="ucb"``.
+        config_beta: CONFIG's squared confidence multiplier (constraints are handled by CONFIG whenever trials
+            carry constraint values, set with Optuna 5's ``trial.set_constraint(name, value)``).
+        constraints_func: Optuna's deprecated way to give constraints: ``f(frozen_trial) -> [g_1, ...]`` called
+            after each trial; values are stored in Optuna's own format.
 
     Raises:
         ValueError: an unknown surrogate or acquisition, or ``n_startup_trials < 1``.
@@ -62,13 +73,26 @@ class HPOSampler(BaseSampler):
         *,
         seed: int | None = None,
         acquisition: str = "auto",
-        n_startup_trials: int = 10,
+        n_startup_trials: int | None = None,
         search_space: Mapping[str, Any] | None = None,
         ucb_beta: float = 4.0,
+        config_beta: float = 9.0,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
     ) -> None:
         self._proposer = Proposer(
-            surrogate=surrogate, acquisition=acquisition, n_startup_trials=n_startup_trials, ucb_beta=ucb_beta
+            surrogate=surrogate,
+            acquisition=acquisition,
+            n_startup_trials=n_startup_trials,
+            ucb_beta=ucb_beta,
+            config_beta=config_beta,
         )
+        if constraints_func is not None:
+            warnings.warn(
+                "constraints_func is deprecated in Optuna 5; call trial.set_constraint(name, value) in the objective",
+                FutureWarning,
+                stacklevel=2,
+            )
+        self._constraints_func = constraints_func
         self._seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
         self._fixed_space = SearchSpace(search_space) if search_space is not None else None
         self._intersection = IntersectionSearchSpace(include_pruned=True)
@@ -96,7 +120,10 @@ class HPOSampler(BaseSampler):
         space = SearchSpace.from_optuna(search_space)
         trials = study.get_trials(deepcopy=False)
         data = build_dataset(trials, space, study.directions, exclude_number=trial.number)
-        return self._proposer.propose(data, space, seed=self._seed, trial_number=trial.number)
+        params, info = self._proposer.propose_with_info(data, space, seed=self._seed, trial_number=trial.number)
+        if info["declared_infeasible"]:
+            _declare_infeasible(study)
+        return params
 
     # ------------------------------------------------------------------ independent
     def sample_independent(
@@ -110,4 +137,24 @@ class HPOSampler(BaseSampler):
     def after_trial(
         self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
     ) -> None:
-        """Nothing to update: every proposal is recomputed from the storage."""
+        """Store ``constraints_func`` values, if given; nothing else: every proposal is recomputed from storage."""
+        if self._constraints_func is None or state not in (TrialState.COMPLETE, TrialState.PRUNED):
+            return
+        raw = self._constraints_func(trial)
+        cons = [float(v) for v in raw]
+        if any(math.isnan(v) for v in cons):
+            raise ValueError(f"constraints_func returned NaN for trial {trial.number}: {list(raw)!r}")
+        hpo_storage.set_constraints_list(study, trial.number, cons)
+
+
+def _declare_infeasible(study: Study) -> None:
+    """Record CONFIG's infeasibility declaration in the study (user attribute) and warn once per study."""
+    if study.user_attrs.get(DECLARED_KEY):
+        return
+    hpo_storage.set_study_user_attr(study, DECLARED_KEY, True)
+    warnings.warn(
+        f"study {study.study_name!r}: CONFIG declares the constrained problem infeasible — no point is feasible even "
+        "under the optimistic confidence bounds; proposals now minimize the optimistic violation",
+        UserWarning,
+        stacklevel=3,
+    )

@@ -1,0 +1,110 @@
+"""CONFIG: constrained optimistic optimization (Xu, Jiang, Svetozarevic, Jones, ICML 2023; papers.md §1).
+
+Shapes: ``(n, d)`` encoded points in, ``(n,)`` scores out.
+
+The auxiliary problem of step 3::
+
+    x_t = argmin_x LCB_f(x)   subject to   LCB_i(x) <= 0 for every constraint i        (optimistic feasible set)
+    LCB(x) = posterior(x).quantile(q),  q = Phi(-sqrt(beta))  (= mu - sqrt(beta) sigma for a Gaussian posterior)
+
+Only lower bounds are needed, so any surrogate with ``posterior(X).quantile(q)`` works (GP, CQR, GO-UCB).
+
+The score is lexicographic, never a finite penalty (papers.md pitfall: the reference code adds +1e10 to every
+infeasible candidate and silently returns the unconstrained optimum when nothing is feasible):
+
+* an optimistically feasible point scores ``-LCB_f(x)`` (larger is better);
+* an infeasible point scores ``-1e100 - V(x)``, below every feasible point, where ``V(x) = sum_i max(LCB_i(x), 0)``
+  is its optimistic violation — so when nothing is feasible the optimizer returns the least-violating point.
+
+After the optimizer has scored its whole candidate set (Sobol points, incumbent perturbations and the locally refined
+starts), the problem is *declared infeasible* (step 4) iff no scored point was optimistically feasible; see
+:func:`is_declaration`. For gradient refinement on GP models a smooth surrogate score is used
+(``-LCB_f - rho * V^2``); every refined point is then re-scored exactly before it can win.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import norm
+
+from acquisition.base import Acquisition
+
+__all__ = ["ConfigAcquisition", "INFEASIBLE_OFFSET", "is_declaration", "DEFAULT_BETA"]
+
+#: Scores at or below ``-INFEASIBLE_OFFSET`` belong to optimistically infeasible points.
+INFEASIBLE_OFFSET = 1e100
+#: beta (the squared confidence multiplier): sqrt(beta) = 3 as in the reference implementation of CONFIG.
+DEFAULT_BETA = 9.0
+
+
+class ConfigAcquisition(Acquisition):
+    """The CONFIG auxiliary problem as one score.
+
+    Args:
+        objective: fitted surrogate of the objective (minimize).
+        constraints: fitted surrogates of each constraint ``g_i`` (feasible iff ``g_i <= 0``).
+        beta: squared confidence multiplier for the constraints' optimistic bounds (default 9, i.e. 3 sigma).
+        objective_beta: squared multiplier for the objective's LCB (default: ``beta``).
+
+    Raises:
+        ValueError: a negative or non-finite beta, or no constraint model.
+    """
+
+    def __init__(
+        self,
+        objective,
+        constraints: Sequence,
+        *,
+        beta: float = DEFAULT_BETA,
+        objective_beta: float | None = None,
+    ) -> None:
+        for name, b in (("beta", beta), ("objective_beta", objective_beta)):
+            if b is not None and not (math.isfinite(b) and b >= 0.0):
+                raise ValueError(f"{name}={b!r} must be a finite number >= 0")
+        if not constraints:
+            raise ValueError("ConfigAcquisition needs at least one constraint model")
+        self.objective = objective
+        self.constraints = list(constraints)
+        self.beta = float(beta)
+        self.objective_beta = float(beta if objective_beta is None else objective_beta)
+        self.differentiable = all(hasattr(m, "predict_torch") for m in [objective, *self.constraints])
+
+    @staticmethod
+    def _lcb(model, X: np.ndarray, beta: float) -> np.ndarray:
+        if beta == 0.0:
+            return np.asarray(model.posterior(X).mean, dtype=float)
+        return np.asarray(model.posterior(X).quantile(float(norm.cdf(-math.sqrt(beta)))), dtype=float)
+
+    def lower_bounds(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(LCB_f (n,), LCB_g (n, m))`` at encoded points."""
+        X = np.asarray(X, dtype=float)
+        lf = self._lcb(self.objective, X, self.objective_beta)
+        lg = np.stack([self._lcb(m, X, self.beta) for m in self.constraints], axis=1)
+        return lf, lg
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        lf, lg = self.lower_bounds(X)
+        violation = np.clip(lg, 0.0, None).sum(axis=1)
+        feasible = violation <= 0.0
+        return np.where(feasible, -lf, -INFEASIBLE_OFFSET - violation)
+
+    def torch_value(self, X):
+        """Smooth score for L-BFGS-B: ``-LCB_f - rho * V^2`` (GP models only)."""
+        import torch
+
+        mf, sf = self.objective.predict_torch(X)
+        score = -(mf - math.sqrt(self.objective_beta) * sf)
+        v = torch.zeros_like(score)
+        for m in self.constraints:
+            mg, sg = m.predict_torch(X)
+            v = v + torch.relu(mg - math.sqrt(self.beta) * sg)
+        rho = 1e3 * (1.0 + score.detach().abs().max())
+        return score - rho * v * v
+
+
+def is_declaration(best_score: float) -> bool:
+    """True when the optimizer's best score is optimistically infeasible, i.e. no scored candidate was feasible."""
+    return best_score <= -INFEASIBLE_OFFSET
