@@ -13,7 +13,8 @@ The score is lexicographic, never a finite penalty (papers.md pitfall: the refer
 infeasible candidate and silently returns the unconstrained optimum when nothing is feasible):
 
 * an optimistically feasible point scores ``-LCB_f(x)`` (larger is better);
-* an infeasible point scores ``-1e100 - V(x)``, below every feasible point, where ``V(x) = sum_i max(LCB_i(x), 0)``
+* an infeasible point scores ``-1e30 * (1 + V(x))``, below every feasible point (objective values are far
+  smaller than 1e30; the product keeps V's precision, which a sum would lose), where ``V(x) = sum_i max(LCB_i(x), 0)``
   is its optimistic violation — so when nothing is feasible the optimizer returns the least-violating point.
 
 After the optimizer has scored its whole candidate set (Sobol points, incumbent perturbations and the locally refined
@@ -35,7 +36,7 @@ from acquisition.base import Acquisition
 __all__ = ["ConfigAcquisition", "INFEASIBLE_OFFSET", "is_declaration", "DEFAULT_BETA"]
 
 #: Scores at or below ``-INFEASIBLE_OFFSET`` belong to optimistically infeasible points.
-INFEASIBLE_OFFSET = 1e100
+INFEASIBLE_OFFSET = 1e30
 #: beta (the squared confidence multiplier): sqrt(beta) = 3 as in the reference implementation of CONFIG.
 DEFAULT_BETA = 9.0
 
@@ -89,7 +90,7 @@ class ConfigAcquisition(Acquisition):
         lf, lg = self.lower_bounds(X)
         violation = np.clip(lg, 0.0, None).sum(axis=1)
         feasible = violation <= 0.0
-        return np.where(feasible, -lf, -INFEASIBLE_OFFSET - violation)
+        return np.where(feasible, -lf, -INFEASIBLE_OFFSET * (1.0 + violation))
 
     def torch_value(self, X):
         """Smooth score for L-BFGS-B: ``-LCB_f - rho * V^2`` (GP models only)."""
@@ -105,6 +106,6 @@ class ConfigAcquisition(Acquisition):
         return score - rho * v * v
 
 
-def is_declaration(best_score: float) -> bool:
-    """True when the optimizer's best score is optimistically infeasible, i.e. no scored candidate was feasible."""
-    return best_score <= -INFEASIBLE_OFFSET
+def is_declaration(score):
+    """True where a score is optimistically infeasible; for the optimizer's best score: no candidate was feasible."""
+    return np.asarray(score) <= -INFEASIBLE_OFFSET

@@ -10,7 +10,8 @@ Strategy, in the order it runs:
 3. **Local refinement**, alternating twice: L-BFGS-B on the continuous dimensions of all starts at once (one
    batched call: each score depends only on its own row, so the gradient of the sum is the stack of gradients),
    then greedy neighbour moves on the discrete dimensions (one step of an integer, a switch of a category).
-   Derivative-free acquisitions get small random perturbations of the continuous dimensions instead of L-BFGS-B.
+   Derivative-free acquisitions get a pattern search instead (Gaussian perturbations of the continuous dimensions
+   at shrinking scales, best kept).
 4. Points that duplicate an ``exclude`` point (observed or pending trials) lose to any other point, so a fully
    discrete space is not proposed the same configuration twice while alternatives exist.
 """
@@ -68,6 +69,21 @@ def _lbfgsb(acq: Acquisition, X: np.ndarray, mask: np.ndarray, maxiter: int) -> 
     return out
 
 
+def _pattern_search(acq, space, cur, cur_s, mask, rng, exclude, n_per_start: int = 16):
+    """Derivative-free refinement: Gaussian perturbations of the continuous dims at shrinking scales."""
+    k, d = cur.shape
+    for scale in (0.05, 0.02, 0.008, 0.003, 0.001):
+        noise = rng.normal(0.0, scale, size=(k, n_per_start, d)) * mask
+        cand = space.round_encoded(np.clip(cur[:, None, :] + noise, 0.0, 1.0).reshape(-1, d))
+        cand_s = _scores(acq, cand, exclude).reshape(k, n_per_start)
+        j = np.argmax(cand_s, axis=1)
+        best_s = cand_s[np.arange(k), j]
+        better = best_s > cur_s
+        cur = np.where(better[:, None], cand.reshape(k, n_per_start, d)[np.arange(k), j], cur)
+        cur_s = np.where(better, best_s, cur_s)
+    return cur, cur_s
+
+
 def optimize_acquisition(
     acq: Acquisition,
     space,
@@ -117,15 +133,13 @@ def optimize_acquisition(
     for _ in range(2):
         if cont.any():
             if acq.differentiable:
-                cand = _lbfgsb(acq, cur, cont, maxiter)
+                cand = space.round_encoded(_lbfgsb(acq, cur, cont, maxiter))
+                cand_s = _scores(acq, cand, exclude)
+                better = cand_s > cur_s
+                cur = np.where(better[:, None], cand, cur)
+                cur_s = np.where(better, cand_s, cur_s)
             else:
-                noise = rng.normal(0.0, 0.02, size=cur.shape) * cont
-                cand = np.clip(cur + noise, 0.0, 1.0)
-            cand = space.round_encoded(cand)
-            cand_s = _scores(acq, cand, exclude)
-            better = cand_s > cur_s
-            cur = np.where(better[:, None], cand, cur)
-            cur_s = np.where(better, cand_s, cur_s)
+                cur, cur_s = _pattern_search(acq, space, cur, cur_s, cont, rng, exclude)
         if not has_discrete:
             break
         moved = False

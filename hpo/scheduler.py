@@ -202,4 +202,4 @@ class Proposer:
 
         check = qmc.Sobol(space.dim, scramble=True, seed=rng).random_base2(12)
         check = np.concatenate([space.round_encoded(check), data.X])
-        return bool(np.all(acq(check) <= -1e100))
+        return bool(np.all(is_declaration(acq(check))))
