@@ -132,8 +132,11 @@ class Proposer:
         if data.n < self.startup_trials(space.dim):
             x = sobol_point(space.dim, seed, trial_number)
             return space.decode(space.round_encoded(x[None, :]))[0], info
+        from surrogates.gp import single_threaded
+
         rng = proposal_rng(seed, trial_number)
-        x = self._model_based(data, space, rng, info)
+        with single_threaded():
+            x = self._model_based(data, space, rng, info)
         return space.decode(x[None, :])[0], info
 
     def _fit(self, X: np.ndarray, y: np.ndarray, X_pending: np.ndarray, rng: np.random.Generator):
