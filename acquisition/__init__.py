@@ -19,11 +19,15 @@ __all__ = ["Acquisition", "ACQUISITIONS", "DEFAULT_ACQUISITION", "make_acquisiti
 ACQUISITIONS: dict[str, str] = {
     "logei": "acquisition.ei:from_model",
     "ucb": "acquisition.ucb:from_model",
+    "thompson": "acquisition.thompson:from_model",
+    "goucb": "acquisition.goucb:from_model",
 }
 
 #: surrogate name -> acquisition used when the user asks for "auto"
 DEFAULT_ACQUISITION: dict[str, str] = {
     "gp": "logei",
+    "cqr": "thompson",
+    "goucb": "goucb",
 }
 
 

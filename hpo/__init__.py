@@ -21,6 +21,7 @@ __all__ = [
     "Int",
     "Categorical",
     "SearchSpace",
+    "Fidelity",
     "Study",
     "Trial",
     "create_study",
@@ -32,6 +33,7 @@ _LAZY = {
     "Int": "hpo.space",
     "Categorical": "hpo.space",
     "SearchSpace": "hpo.space",
+    "Fidelity": "hpo.fidelity",
     "Study": "hpo.study",
     "Trial": "hpo.study",
     "create_study": "hpo.study",
@@ -39,6 +41,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from hpo.fidelity import Fidelity
     from hpo.space import Categorical, Float, Int, SearchSpace
     from hpo.study import Study, Trial, create_study, load_study
 

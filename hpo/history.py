@@ -8,10 +8,18 @@ This is the one place where stored trials become numbers:
 
 * orientation: every objective is turned into minimization here (maximize -> negate), nowhere else;
 * multi-fidelity aggregation (papers.md §2, "last observed value"): a trial contributes exactly one row, its value at
-  the highest resource it reached. A COMPLETE trial gives its final value; a PRUNED (stopped) trial gives its last
-  intermediate value. The resource level is not a model input;
-* running trials with all parameters set are *pending*: they go to ``X_pending`` so that parallel workers get
-  different proposals;
+  the highest resource it reached; the resource level is not a model input, so every surrogate (GP, CQR) fits the
+  same table. A COMPLETE trial gives its final value. For the rest it depends on who scheduled the trial:
+
+  - hpo studies with a :class:`hpo.fidelity.Fidelity` (the trial carries ``hpo:fidelity`` in its system
+    attributes): a PRUNED trial gives its value at the highest rung level it reached (its last intermediate value
+    when it reached none); a RUNNING trial that has passed a rung gives its value at its highest rung so far, as
+    ASHA-CQR's searcher does (papers.md §2, step 10), and is then an observation, not a pending point (its exact
+    configuration is still excluded from proposals); a RUNNING trial below the first rung is pending;
+  - plain Optuna studies (``HPOSampler`` with Optuna's SuccessiveHalvingPruner/HyperbandPruner, whose rung levels
+    the sampler does not know): a PRUNED trial gives its last intermediate value, a RUNNING trial is pending;
+* running trials with all parameters set (and no rung value, see above) are *pending*: they go to ``X_pending`` so
+  that parallel workers get different proposals;
 * failed trials, and trials whose parameters are outside the space, are left out.
 """
 
@@ -63,13 +71,28 @@ class Dataset:
 def trial_target(trial: FrozenTrial) -> list[float] | None:
     """The values a trial contributes to the model (raw orientation), or None if it contributes nothing.
 
-    COMPLETE -> its values; PRUNED -> its last intermediate value (the aggregation across fidelities); anything
-    else, or a non-finite value, -> None.
+    COMPLETE -> its values; PRUNED -> its value at the highest rung reached (hpo multi-fidelity trials) or its last
+    intermediate value (plain Optuna trials); RUNNING hpo multi-fidelity trial past a rung -> its value at the
+    highest rung so far; anything else, or a non-finite value, -> None.
     """
     from optuna.trial import TrialState
 
+    from hpo.storage import trial_fidelity
+
+    info = trial_fidelity(trial)
     if trial.state == TrialState.COMPLETE and trial.values is not None:
         vals = [float(v) for v in trial.values]
+    elif (
+        info is not None
+        and trial.state in (TrialState.PRUNED, TrialState.RUNNING)
+        and trial.intermediate_values
+    ):
+        v = _rung_target(trial.intermediate_values, info)
+        if v is None and trial.state == TrialState.PRUNED:
+            v = float(trial.intermediate_values[max(trial.intermediate_values)])
+        if v is None:
+            return None
+        vals = [v]
     elif trial.state == TrialState.PRUNED and trial.intermediate_values:
         last_step = max(trial.intermediate_values)
         vals = [float(trial.intermediate_values[last_step])]
@@ -78,6 +101,15 @@ def trial_target(trial: FrozenTrial) -> list[float] | None:
     if not all(math.isfinite(v) for v in vals):
         return None
     return vals
+
+
+def _rung_target(intermediate: dict[int, float], info: dict[str, Any]) -> float | None:
+    """Value at the highest rung level reached, from a trial's stored fidelity schedule (None if none reached)."""
+    from hpo.fidelity import Fidelity, highest_rung_value
+
+    fid = Fidelity(min=int(info["min"]), max=int(info["max_resource"]), eta=int(info["eta"]))
+    hit = highest_rung_value(intermediate, fid)
+    return None if hit is None else hit[1]
 
 
 def _in_space(params: dict[str, Any], space: SearchSpace) -> bool:
@@ -122,15 +154,17 @@ def build_dataset(
             if key not in cnames:
                 cnames.append(key)
     for t in trials:
-        if t.state in (TrialState.RUNNING, TrialState.WAITING):
+        vals = trial_target(t) if t.state != TrialState.WAITING else None
+        if t.state in (TrialState.RUNNING, TrialState.WAITING) and (
+            vals is None or t.number == exclude_number
+        ):
             if t.number != exclude_number and _in_space(t.params, space):
                 pending.append({n: t.params[n] for n in space.names})
             continue
-        vals = trial_target(t)
         if vals is None or not _in_space(t.params, space):
             continue
         if len(vals) != k:
-            if t.state == TrialState.PRUNED and k > 1:
+            if t.state in (TrialState.PRUNED, TrialState.RUNNING) and k > 1:
                 continue
             raise ValueError(f"trial {t.number} has {len(vals)} values for {k} objectives")
         rows.append({n: t.params[n] for n in space.names})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing as mp
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo import storage as _storage
+from hpo.fidelity import Fidelity
 from hpo.space import Categorical, Float, Int, SearchSpace
 
 __all__ = ["Study", "Trial", "create_study", "load_study"]
@@ -48,15 +50,25 @@ _STATES = {
 class Trial:
     """A running trial handed out by :meth:`Study.ask`.
 
+    With a fidelity the trial trains step by step from step 1 up to ``fidelity`` and calls :meth:`report` after
+    each step (or every few steps); when ``report`` returns True the trial stops there and is told "pruned"
+    (``Study.optimize`` does that itself).
+
     Attributes:
         number: the Optuna trial number.
         params: the configuration to evaluate.
         fidelity: the most resource this trial may use, or None without multi-fidelity.
+        bracket: the Hyperband bracket (multi-fidelity only): the trial is not stopped below ``min_resource``.
+        min_resource: the first rung at which this trial can be stopped (multi-fidelity only).
+        stopped: True once :meth:`report` has told this trial to stop.
     """
 
     number: int
     params: dict[str, Any]
     fidelity: float | None = None
+    bracket: int | None = None
+    min_resource: int | None = None
+    stopped: bool = False
     _study: Study | None = field(default=None, repr=False)
     _optuna_trial: optuna.Trial | None = field(default=None, repr=False)
 
@@ -65,6 +77,10 @@ class Trial:
         if self._study is None:
             raise RuntimeError(f"trial {self.number} is not attached to a study")
         return self._study.report(self, value, step)
+
+    def should_stop(self) -> bool:
+        """Whether an earlier :meth:`report` told this trial to stop."""
+        return self.stopped
 
 
 def _directions(direction: str | None, directions: Sequence[str] | None) -> list[str]:
@@ -86,6 +102,7 @@ class Study:
         space: the :class:`hpo.space.SearchSpace`.
         surrogate: the surrogate's name.
         seed: the seed every proposal derives from (stored with the study).
+        fidelity: the :class:`hpo.fidelity.Fidelity` of a multi-fidelity study, or None.
     """
 
     def __init__(self, optuna_study: optuna.Study, config: dict[str, Any]) -> None:
@@ -96,12 +113,14 @@ class Study:
         self.space = SearchSpace(config["space"])
         self.surrogate: str = config["surrogate"]
         self.seed: int = int(config["seed"])
+        self.fidelity: Fidelity | None = Fidelity.coerce(config.get("fidelity"))
         self._sampler = HPOSampler(
             self.surrogate,
             seed=self.seed,
             acquisition=config.get("acquisition", "auto"),
-            n_startup_trials=int(config.get("n_startup_trials", 10)),
+            n_startup_trials=config.get("n_startup_trials"),
             search_space=self.space.to_optuna(),
+            config_beta=float(config.get("config_beta", 9.0)),
         )
         self._optuna.sampler = self._sampler
 
@@ -181,8 +200,30 @@ class Study:
         self._optuna.enqueue_trial(self.space.validate(params), skip_if_exists=False)
 
     def ask(self) -> Trial:
-        """Create a trial in the storage and propose its configuration."""
+        """Create a trial in the storage and propose its configuration.
+
+        With a fidelity, the trial's bracket (a pure function of the study seed and the trial number) and resource
+        bounds are stored in its system attributes before its configuration is proposed, so every worker and the
+        History -> Dataset step can read them.
+        """
         ot = _storage.ask(self._optuna)
+        bracket = min_resource = None
+        if self.fidelity is not None:
+            from hpo.fidelity import assign_bracket
+
+            bracket = assign_bracket(self.fidelity, self.seed, ot.number)
+            min_resource = self.fidelity.bracket_min_resource(bracket)
+            _storage.set_trial_fidelity(
+                self._optuna,
+                ot.number,
+                {
+                    "bracket": bracket,
+                    "min_resource": min_resource,
+                    "max_resource": self.fidelity.max,
+                    "min": self.fidelity.min,
+                    "eta": self.fidelity.eta,
+                },
+            )
         params: dict[str, Any] = {}
         for name, p in self.space.params.items():
             if isinstance(p, Float):
@@ -191,10 +232,24 @@ class Study:
                 params[name] = ot.suggest_int(name, p.low, p.high, log=p.log, step=p.step)
             elif isinstance(p, Categorical):
                 params[name] = ot.suggest_categorical(name, list(p.choices))
-        return Trial(number=ot.number, params=params, fidelity=None, _study=self, _optuna_trial=ot)
+        return Trial(
+            number=ot.number,
+            params=params,
+            fidelity=None if self.fidelity is None else self.fidelity.max,
+            bracket=bracket,
+            min_resource=min_resource,
+            _study=self,
+            _optuna_trial=ot,
+        )
 
     def report(self, trial: Trial | int, value: float, step: int) -> bool:
         """Store an intermediate value; returns True when the trial should stop (multi-fidelity only).
+
+        With a fidelity, a report whose ``step`` reaches a rung of the trial's bracket for the first time ranks the
+        trial against every value recorded at that rung so far (see :mod:`hpo.fidelity`); True means it is not in
+        the top ``1/eta`` and should stop now: end training and ``tell(trial, state="pruned")`` (``optimize`` does
+        this itself). The decision is a pure function of the stored intermediate values, so any worker computes the
+        same one. Once True for a :class:`Trial` handle, later reports through it keep returning True.
 
         Raises:
             ValueError: a negative or non-integer step, or a non-finite value.
@@ -204,10 +259,38 @@ class Study:
             raise ValueError(f"step={step!r} must be an integer >= 0")
         if not _storage.is_finite_number(value):
             raise ValueError(f"value={value!r} for trial {number} at step {step} must be a finite number")
-        storage = self._optuna._storage
-        trial_id = storage.get_trial_id_from_study_id_trial_number(self._optuna._study_id, number)
-        storage.set_trial_intermediate_value(trial_id, step, float(value))
-        return False
+        _storage.report_intermediate(self._optuna, number, step, float(value))
+        if self.fidelity is None:
+            return False
+        if isinstance(trial, Trial) and trial.stopped:
+            return True
+        stop = self._rung_decision(number, step)
+        if stop and isinstance(trial, Trial):
+            trial.stopped = True
+        return stop
+
+    def _rung_decision(self, number: int, step: int) -> bool:
+        """ASHA's stop rule for trial ``number`` after its report at ``step``, from the stored trials."""
+        from hpo.fidelity import assign_bracket, stop_decision
+
+        assert self.fidelity is not None
+        sign = -1.0 if self._optuna.direction == StudyDirection.MAXIMIZE else 1.0
+        own: dict[int, float] = {}
+        others: list[dict[int, float]] = []
+        bracket = None
+        for t in self._optuna.get_trials(deepcopy=False):
+            if t.state in (TrialState.FAIL, TrialState.WAITING) or not t.intermediate_values:
+                continue
+            values = {int(s): sign * float(v) for s, v in t.intermediate_values.items()}
+            if t.number == number:
+                own = values
+                info = _storage.trial_fidelity(t)
+                bracket = None if info is None else int(info["bracket"])
+            else:
+                others.append(values)
+        if bracket is None:  # a trial created outside ask(): the bracket is a function of (seed, number)
+            bracket = assign_bracket(self.fidelity, self.seed, number)
+        return stop_decision(self.fidelity, bracket=bracket, own=own, step=step, others=others)
 
     def tell(
         self,
@@ -231,6 +314,8 @@ class Study:
         """
         number = trial.number if isinstance(trial, Trial) else int(trial)
         st = self._parse_state(state, value)
+        if st != TrialState.FAIL:
+            self._check_constraint_names(number, constraints, required=st == TrialState.COMPLETE)
         if constraints:
             cons = {}
             for k, v in constraints.items():
@@ -253,6 +338,26 @@ class Study:
                 return self._optuna.tell(number, state=TrialState.FAIL)
             return self._optuna.tell(number, [float(v) for v in values])
         return self._optuna.tell(number, state=st)
+
+    def _check_constraint_names(self, number: int, constraints: Mapping[str, float] | None, required: bool) -> None:
+        """Constraint names must match the study's declared ones (declared at creation, or by the first tell that
+        gives constraints), so no constraint value is ever silently missing or misspelled."""
+        names = {str(k) for k in (constraints or {})}
+        declared = self._config.get("constraints")
+        if declared is None:
+            if names:
+                self._config["constraints"] = sorted(names)
+                _storage.write_config(self._optuna, self._config)
+            return
+        unknown = names - set(declared)
+        if unknown:
+            raise ValueError(
+                f"constraints {sorted(unknown)!r} for trial {number} are not declared; the study's constraints are"
+                f" {list(declared)!r}"
+            )
+        missing = set(declared) - names
+        if missing and required:
+            raise ValueError(f"trial {number}: constraint value(s) missing for {sorted(missing)!r}")
 
     @staticmethod
     def _parse_state(state: str | TrialState | None, value: Any) -> TrialState:
@@ -326,8 +431,18 @@ class Study:
         except (ValueError, RuntimeError):
             pass
 
+    def _fail_orphans(self, pids: list[int]) -> None:
+        """Mark FAIL the RUNNING trials owned by worker processes that were stopped (``hpo:worker_pid``)."""
+        if not pids:
+            return
+        for t in self._optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.system_attrs.get("hpo:worker_pid") in pids:
+                _storage.set_trial_system_attr(self._optuna, t.number, "hpo:fail_reason", "worker stopped (Ctrl-C)")
+                self._optuna.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+
     def _run_one(self, objective: Callable[[dict[str, Any]], Any]) -> FrozenTrial:
         trial = self.ask()
+        _storage.set_trial_system_attr(self._optuna, trial.number, "hpo:worker_pid", os.getpid())
         try:
             with _storage.heartbeat(self._optuna, trial._optuna_trial):
                 out = objective(trial if self._config.get("fidelity") else dict(trial.params))
@@ -344,9 +459,20 @@ class Study:
             )
             return self.tell(trial, state="fail")
         value, constraints = _unpack(out, trial.number)
+        if trial.stopped:  # multi-fidelity: stopped at a rung -> PRUNED, its reported values are what counts
+            try:
+                return self.tell(trial, state="pruned", constraints=constraints)
+            except ValueError as e:
+                _log.warning("trial %d: %s; stored as pruned without constraints", trial.number, e)
+                return self.tell(trial, state="pruned")
         if value is None:
             return self.tell(trial, state="fail")
-        return self.tell(trial, value, constraints=constraints)
+        try:
+            return self.tell(trial, value, constraints=constraints)
+        except ValueError as e:  # e.g. a missing or undeclared constraint: the trial fails, the study goes on
+            _log.warning("trial %d failed: %s", trial.number, e)
+            _storage.set_trial_system_attr(self._optuna, trial.number, "hpo:fail_reason", str(e))
+            return self.tell(trial, state="fail")
 
     def _optimize_parallel(
         self, objective: Callable, n_trials: int | None, timeout: float | None, n_workers: int, show: bool
@@ -391,8 +517,17 @@ class Study:
                     self._bar_postfix(bar)
                     bar.refresh()
         except KeyboardInterrupt:
+            # Ctrl-C reaches the workers too (same process group): give them time to fail their running trial
+            # themselves, then stop the rest and fail whatever trial a stopped worker still held.
             for p in procs:
-                p.terminate()
+                p.join(timeout=15)
+            stopped = [p.pid for p in procs if p.is_alive()]
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+            for p in procs:
+                p.join()
+            self._fail_orphans(stopped)
             raise
         finally:
             for p in procs:
@@ -439,6 +574,26 @@ def _progress(n_trials: int | None, timeout: float | None, show: bool):
     return tqdm(total=n_trials, desc="trials", unit="trial", dynamic_ncols=True)
 
 
+def _constraint_names(names: Sequence[str] | None) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"constraints={names!r} must be a list of non-empty names")
+    if len(set(names)) != len(list(names)):
+        raise ValueError(f"constraints={names!r} has repeated names")
+    return list(names)
+
+
+def _positive_float(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name}={value!r} must be a finite number >= 0")
+    return v
+
+
 def create_study(
     *,
     space: Mapping[str, Any],
@@ -451,7 +606,9 @@ def create_study(
     fidelity: Any = None,
     seed: int | None = None,
     acquisition: str = "auto",
-    n_startup_trials: int = 10,
+    n_startup_trials: int | None = None,
+    constraints: Sequence[str] | None = None,
+    config_beta: float = 9.0,
 ) -> Study:
     """Create (or, with ``load_if_exists``, reopen) a study in an Optuna storage.
 
@@ -462,10 +619,17 @@ def create_study(
         study_name: the study's name (None: a generated one).
         load_if_exists: reopen an existing study of that name instead of failing; its stored space must match.
         surrogate: "gp".
-        fidelity: reserved for multi-fidelity scheduling.
+        fidelity: ``hpo.Fidelity(min, max, eta=3)`` (or a dict with those keys) for multi-fidelity scheduling:
+            the objective then gets a :class:`Trial` and reports per step; stopping-type ASHA with Hyperband
+            brackets decides who stops (see :mod:`hpo.fidelity`). Single-objective studies only.
         seed: seed of every proposal; None draws one, stored with the study so all workers and resumes share it.
         acquisition: "auto" (the surrogate's own; LogEI for the GP), "logei" or "ucb".
-        n_startup_trials: trials from the Sobol design before the surrogate takes over.
+        n_startup_trials: trials from the Sobol design before the surrogate takes over; None: the surrogate's
+            default (10; GO-UCB's grows with the dimension).
+        constraints: names of the constraints the objective reports (feasible iff every value ``<= 0``); the
+            first ``tell`` with constraints declares them when this is None. Every later trial must report exactly
+            these names. Constrained studies are optimized with CONFIG (papers.md §1).
+        config_beta: CONFIG's squared confidence multiplier (default 9: optimistic bounds at 3 sigma).
 
     Raises:
         ValueError: a bad option (named in the message), or ``load_if_exists`` with a different stored space.
@@ -479,8 +643,9 @@ def create_study(
     Proposer(
         surrogate=surrogate, acquisition=acquisition, n_startup_trials=n_startup_trials
     )  # validates options
-    if fidelity is not None:
-        raise ValueError(f"fidelity={fidelity!r}: multi-fidelity scheduling is not available in this version")
+    fid = Fidelity.coerce(fidelity)
+    if fid is not None and len(dirs) > 1:
+        raise ValueError(f"fidelity={fid!r} with directions={dirs!r}: multi-fidelity needs one objective")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ValueError(f"seed={seed!r} must be an integer or None")
     resolved_seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
@@ -494,8 +659,10 @@ def create_study(
         "surrogate": surrogate,
         "seed": resolved_seed,
         "acquisition": acquisition,
-        "n_startup_trials": int(n_startup_trials),
-        "fidelity": None,
+        "n_startup_trials": None if n_startup_trials is None else int(n_startup_trials),
+        "fidelity": None if fid is None else fid.to_dict(),
+        "constraints": _constraint_names(constraints),
+        "config_beta": _positive_float("config_beta", config_beta),
     }
     if stored is not None:
         if SearchSpace(stored["space"]) != sp:
@@ -504,6 +671,20 @@ def create_study(
             )
         if seed is None:
             config["seed"] = stored["seed"]
+        if fid is None:
+            config["fidelity"] = stored.get("fidelity")
+        elif stored.get("fidelity") not in (None, config["fidelity"]):
+            raise ValueError(
+                f"study {ostudy.study_name!r} already exists with fidelity {stored['fidelity']!r}, not"
+                f" {config['fidelity']!r}"
+            )
+        if constraints is None:
+            config["constraints"] = stored.get("constraints")
+        elif stored.get("constraints") not in (None, config["constraints"]):
+            raise ValueError(
+                f"study {ostudy.study_name!r} already exists with constraints {stored['constraints']!r}, not"
+                f" {config['constraints']!r}"
+            )
     _storage.write_config(ostudy, config)
     return Study(ostudy, config)
 

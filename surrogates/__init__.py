@@ -23,6 +23,8 @@ __all__ = [
 #: public name -> "module:Class"; every class takes keyword-only options including ``seed``.
 SURROGATES: dict[str, str] = {
     "gp": "surrogates.gp:GPSurrogate",
+    "cqr": "surrogates.cqr:CQRSurrogate",
+    "goucb": "surrogates.goucb:GOUCBSurrogate",
 }
 
 

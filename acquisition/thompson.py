@@ -1,0 +1,159 @@
+"""Quantile Thompson sampling over a candidate set (papers.md §2, the CQR searcher's acquisition).
+
+Shapes: candidates are ``(n, d)`` encoded points; ``__call__`` maps ``(n, d) -> (n,)`` scores (larger is better);
+``optimize`` returns one ``(d,)`` point.
+
+One proposal:
+
+1. **Candidates**: ``n_random`` uniform points of the encoded space, plus ``n_local`` perturbations of the best
+   observed points (Gaussian steps of three sizes on the numeric columns, a random switch of a categorical or a step
+   of an integer), all snapped to admissible values. Uniform candidates alone are sparse in 10+ dimensions (2,000
+   random points leave every one far from the incumbent); the local ones let the model refine what it has found.
+2. **Draw**: one posterior sample per candidate, independently (for a quantile posterior: one of the predicted
+   quantile levels, uniformly per candidate; any other posterior, e.g. the GP's, works the same way).
+3. **Choose** the candidate with the smallest draw (we minimize), skipping exact duplicates of observed or pending
+   trials. Pending trials are also seen through the model's ``with_fantasies`` (the scheduler conditions the model on
+   them first), so a running trial's neighbourhood loses its optimistic quantiles and parallel workers spread out.
+
+The draw is a pure function of the generator the scheduler derives from (seed, trial number), so every worker that
+proposes for the same trial computes the same point, and different trials get different draws.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from acquisition.base import Acquisition
+
+__all__ = ["QuantileThompson", "from_model", "candidate_set"]
+
+
+def candidate_set(
+    space: Any,
+    rng: np.random.Generator,
+    *,
+    incumbents: np.ndarray | None = None,
+    n_random: int = 1500,
+    n_local: int = 1000,
+) -> np.ndarray:
+    """``(n, d)`` admissible encoded candidates: uniform points plus local perturbations of ``incumbents``.
+
+    Args:
+        space: the :class:`hpo.space.SearchSpace`.
+        rng: source of every random choice.
+        incumbents: ``(k, d)`` best observed encoded points, best first (None or empty: uniform only).
+        n_random: uniform candidates.
+        n_local: perturbed candidates in all, spread over the incumbents (the best gets the largest share) and over
+            step sizes 0.01, 0.05 and 0.15 of the unit cube.
+    """
+    cands = [space.round_encoded(space.sample(int(n_random), rng))]
+    if incumbents is not None and len(incumbents) and n_local > 0:
+        inc = np.asarray(incumbents, dtype=float)
+        weights = 1.0 / np.arange(1, len(inc) + 1)
+        counts = np.floor(n_local * weights / weights.sum()).astype(int)
+        counts[0] += int(n_local) - int(counts.sum())
+        for x, c in zip(inc, counts, strict=True):
+            if c <= 0:
+                continue
+            scales = np.array([0.01, 0.05, 0.15])[rng.integers(0, 3, size=c)]
+            cands.append(_local(space, x, scales, rng))
+    return np.concatenate(cands)
+
+
+def _local(space: Any, x: np.ndarray, scales: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``len(scales)`` perturbations of one encoded point ``(d,)``: a Gaussian step of its own size on the numeric
+    columns, and with probability 1/2 one discrete parameter moved to a random neighbour (categorical switch or
+    integer step), so categorical-only spaces are explored locally too."""
+    d = x.shape[0]
+    numeric = np.ones(d, dtype=bool)
+    for start, width in space.categorical_blocks:
+        numeric[start : start + width] = False
+    X = x[None, :] + rng.normal(size=(len(scales), d)) * scales[:, None] * numeric
+    X = space.round_encoded(np.clip(X, 0.0, 1.0))
+    if space.discrete_columns:
+        for i in np.flatnonzero(rng.random(len(X)) < 0.5):
+            nb = space.neighbours(X[i])
+            if len(nb):
+                X[i] = nb[rng.integers(len(nb))]
+    return X
+
+
+def _duplicates(X: np.ndarray, exclude: np.ndarray | None, tol: float = 1e-9) -> np.ndarray:
+    """``(n,)`` True where a row of ``X`` equals a row of ``exclude`` (hash lookup, linear in both sizes)."""
+    if exclude is None or len(exclude) == 0:
+        return np.zeros(len(X), dtype=bool)
+    seen = {tuple(np.round(row, 9)) for row in np.asarray(exclude, dtype=float)}
+    return np.array([tuple(np.round(row, 9)) in seen for row in X], dtype=bool)
+
+
+class QuantileThompson(Acquisition):
+    """Independent Thompson draws from the model's posterior over a random + local candidate set.
+
+    Args:
+        model: a fitted surrogate (anything with ``posterior(X)`` whose result has ``sample``).
+        seed: seed of the draws made by ``__call__`` (``optimize`` uses the generator it is given).
+        n_random: uniform candidates per proposal.
+        n_local: perturbed candidates around the incumbents per proposal.
+
+    Raises:
+        ValueError: negative candidate counts, or no candidates at all.
+    """
+
+    def __init__(self, model: Any, *, seed: int = 0, n_random: int = 1500, n_local: int = 1000) -> None:
+        for key, v in (("n_random", n_random), ("n_local", n_local)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"{key}={v!r} must be an integer >= 0")
+        if n_random + n_local == 0:
+            raise ValueError("n_random=0 and n_local=0: quantile Thompson sampling needs candidates")
+        self.model = model
+        self.seed = int(seed)
+        self.n_random = int(n_random)
+        self.n_local = int(n_local)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """``(n, d) -> (n,)``: minus one posterior draw per point, from a generator rebuilt from ``seed`` (so the
+        same points always get the same scores)."""
+        X = np.asarray(X, dtype=float)
+        draw = self.model.posterior(X).sample(1, np.random.default_rng(self.seed))[0]
+        return -np.asarray(draw, dtype=float)
+
+    def optimize(
+        self,
+        space: Any,
+        rng: np.random.Generator,
+        *,
+        incumbents: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, float]:
+        """The candidate with the smallest posterior draw: ``(x (d,), -draw)``.
+
+        Exact duplicates of ``exclude`` (observed and pending trials) are skipped while another candidate exists.
+        """
+        C = candidate_set(space, rng, incumbents=incumbents, n_random=self.n_random, n_local=self.n_local)
+        C = np.unique(C, axis=0)
+        # np.unique sorts the rows; trees give whole boxes of candidates the same draw, and argmax takes the first
+        # of equal scores, so without a shuffle ties would always go to the lexicographically smallest point (the
+        # box's lower edge in the first parameter). Shuffled, a tie is a uniform choice in the box.
+        C = C[rng.permutation(len(C))]
+        post = self.model.posterior(C)
+        draw = np.asarray(post.sample(1, rng)[0], dtype=float)
+        # Trees predict the same quantiles over whole boxes, so many candidates tie on their draw; among equal
+        # draws the better median wins (a tie-break only: the weight is far below any quantile difference).
+        median = np.asarray(post.mean, dtype=float)
+        spread = float(np.ptp(median[np.isfinite(median)])) if np.isfinite(median).any() else 0.0
+        draw = draw + 1e-9 * (median - np.nanmin(median)) / (spread if spread > 0 else 1.0)
+        score = np.where(np.isfinite(draw), -draw, -np.inf)
+        dup = _duplicates(C, exclude)
+        if not dup.all():
+            score = np.where(dup, -np.inf, score)
+        best = int(np.argmax(score))
+        return C[best].copy(), float(score[best])
+
+
+def from_model(model: Any, y: np.ndarray, rng: np.random.Generator, **options: Any) -> QuantileThompson:
+    """Registry factory. Options ``n_random`` and ``n_local`` are used; others (e.g. ``beta``, meant for UCB) are
+    ignored so one scheduler call fits every acquisition."""
+    kw = {k: options[k] for k in ("n_random", "n_local") if k in options}
+    return QuantileThompson(model, seed=int(rng.integers(2**31)), **kw)

@@ -1,0 +1,483 @@
+"""Multi-fidelity comparison: best value reached against total resource spent.
+
+Example (the command behind the tables in docs/cqr_multifidelity.md)::
+
+    python benchmarks/bench_multifidelity.py --methods asha-cqr,asha-gp,asha-random,tpe-hyperband \\
+        --problems mf_mlp_digits,mf_aug_hartmann --seeds 0,1,2 --budget-full 20 --out benchmarks/results/mf.json
+
+    python benchmarks/bench_multifidelity.py --report-only --out benchmarks/results/mf.json
+
+Protocol (../shared/bench/README.md, family d), one worker, runs one after the other:
+
+* a problem trains step by step (one MLP ``partial_fit`` epoch, or one fidelity level of Augmented Hartmann, per
+  step); one step costs one unit of resource. A run starts new trials until ``budget_full * max_steps`` units are
+  spent (the trial that crosses the budget finishes; only what finished within a checkpoint counts there);
+* the best value at a checkpoint (25/50/100 % of the budget) is the best value of a trial that *completed at full
+  fidelity* with the cumulative resource at its completion within the checkpoint;
+* normalized regret = clip((best - opt) / (ref - opt), 0, 1): opt = the known optimum (Augmented Hartmann) or the
+  best value any run found (MLP); ref = the median of 5,000 uniform configurations at full fidelity (Augmented
+  Hartmann) or scikit-learn's default hyperparameters trained for the full 27 epochs (MLP).
+
+Methods:
+
+* ``asha-cqr``, ``asha-gp``: ``hpo.create_study(surrogate=..., fidelity=hpo.Fidelity(1, max, eta=3))``: stopping-type
+  ASHA with Hyperband brackets, surrogate fitted on the rung-aggregated history (papers.md §2);
+* ``asha1-cqr``: the same with ``brackets=1`` (plain ASHA, every trial judged from the first rung, the paper's
+  ASHA-CQR setting);
+* ``asha-random``: the same scheduler with a proposer that never leaves its scrambled Sobol design;
+* ``tpe-hyperband``: Optuna's ``TPESampler(multivariate=True, constant_liar=True)`` with the protocol's pruner
+  (HyperbandPruner(1, 27, 3) for the MLP, SuccessiveHalvingPruner(1, 3) for Augmented Hartmann);
+* ``hpo-cqr-pruner``: ``HPOSampler(surrogate="cqr")`` with the same Optuna pruner (the plugin path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import functools
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MF_PROBLEMS", "METHODS", "run_one", "report"]
+
+CHECKPOINTS = (0.25, 0.5, 1.0)
+Run = dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------------- problems
+@dataclass(frozen=True)
+class MFProblem:
+    """A problem trained step by step.
+
+    Args:
+        name: the name on the command line.
+        max_steps: full fidelity.
+        space: ``{name: hpo parameter}``.
+        steps: ``steps(params) -> iterator of values`` (minimized), one per step, ``max_steps`` of them.
+        optimum: known minimum or None (best value any run found).
+        reference: callable returning the reference value (computed once, cached).
+        pruner: builds the Optuna pruner the protocol gives peers.
+    """
+
+    name: str
+    max_steps: int
+    space: Callable[[], dict[str, Any]]
+    steps: Callable[[Mapping[str, Any]], Iterator[float]]
+    optimum: float | None
+    reference: Callable[[], float]
+    pruner: Callable[[], Any]
+
+
+@functools.cache
+def _digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0  # pixel intensities 0..16 -> [0, 1]
+    return tuple(train_test_split(X, y, test_size=0.3, stratify=y, random_state=0))  # type: ignore[return-value]
+
+
+def _mlp_space() -> dict[str, Any]:
+    import hpo
+
+    return {
+        "hidden": hpo.Int(16, 256, log=True),
+        "learning_rate_init": hpo.Float(1e-5, 0.3, log=True),
+        "alpha": hpo.Float(1e-7, 1.0, log=True),
+        "batch_size": hpo.Int(16, 512, log=True),
+        "activation": hpo.Categorical(["relu", "tanh", "logistic"]),
+    }
+
+
+def _mlp_steps(params: Mapping[str, Any], max_steps: int = 27) -> Iterator[float]:
+    """Validation error after each ``partial_fit`` epoch (fixed split, ``random_state=0``)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
+
+    Xtr, Xva, ytr, yva = _digits_split()
+    clf = MLPClassifier(
+        hidden_layer_sizes=(int(params["hidden"]),),
+        learning_rate_init=float(params["learning_rate_init"]),
+        alpha=float(params["alpha"]),
+        batch_size=int(params["batch_size"]),
+        activation=str(params["activation"]),
+        random_state=0,
+    )
+    classes = np.unique(ytr)
+    for _ in range(max_steps):
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.partial_fit(Xtr, ytr, classes=classes)
+            err = float(1.0 - clf.score(Xva, yva))
+        yield err if math.isfinite(err) else 1.0
+
+
+@functools.cache
+def _mlp_reference() -> float:
+    vals = list(
+        _mlp_steps(
+            {
+                "hidden": 100,
+                "learning_rate_init": 1e-3,
+                "alpha": 1e-4,
+                "batch_size": 200,
+                "activation": "relu",
+            }
+        )
+    )
+    return vals[-1]
+
+
+@functools.cache
+def _aug_hartmann():
+    from botorch.test_functions.multi_fidelity import AugmentedHartmann
+
+    return AugmentedHartmann()
+
+
+def _hartmann_space() -> dict[str, Any]:
+    import hpo
+
+    return {f"x{i}": hpo.Float(0.0, 1.0) for i in range(6)}
+
+
+def _hartmann_eval(X: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return _aug_hartmann()(torch.as_tensor(X, dtype=torch.float64)).numpy()
+
+
+def _hartmann_steps(params: Mapping[str, Any], max_steps: int = 9) -> Iterator[float]:
+    x = np.array([float(params[f"x{i}"]) for i in range(6)])
+    X = np.column_stack([np.repeat(x[None, :], max_steps, axis=0), np.arange(1, max_steps + 1) / max_steps])
+    yield from (float(v) for v in _hartmann_eval(X))
+
+
+@functools.cache
+def _hartmann_reference() -> float:
+    rng = np.random.default_rng(12345)
+    X = np.column_stack([rng.random((5000, 6)), np.ones(5000)])
+    return float(np.median(_hartmann_eval(X)))
+
+
+def _hyperband_pruner() -> Any:
+    import optuna
+
+    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=27, reduction_factor=3)
+
+
+def _sh_pruner() -> Any:
+    import optuna
+
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+
+
+MF_PROBLEMS: dict[str, MFProblem] = {
+    "mf_mlp_digits": MFProblem(
+        "mf_mlp_digits", 27, _mlp_space, _mlp_steps, None, _mlp_reference, _hyperband_pruner
+    ),
+    "mf_aug_hartmann": MFProblem(
+        "mf_aug_hartmann", 9, _hartmann_space, _hartmann_steps, -3.32237, _hartmann_reference, _sh_pruner
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------------- methods
+def _run_hpo(
+    problem: MFProblem, seed: int, budget: int, *, surrogate: str, **kw: Any
+) -> list[dict[str, Any]]:
+    """hpo's own ask/report/tell loop with a Fidelity."""
+    import optuna
+
+    import hpo
+
+    brackets = kw.pop("brackets", None)
+    study = hpo.create_study(
+        space=problem.space(),
+        storage=optuna.storages.InMemoryStorage(),
+        surrogate=surrogate,
+        fidelity=hpo.Fidelity(1, problem.max_steps, eta=3, brackets=brackets),
+        seed=seed,
+        **kw,
+    )
+    used, events = 0, []
+    while used < budget:
+        t = study.ask()
+        stopped, value, steps = False, math.nan, 0
+        for step, value in enumerate(problem.steps(t.params), start=1):
+            used += 1
+            steps = step
+            if study.report(t, value, step):
+                stopped = True
+                break
+        if stopped:
+            study.tell(t, state="pruned")
+        else:
+            study.tell(t, value)
+        events.append({"used": used, "value": value, "steps": steps, "complete": not stopped})
+    return events
+
+
+def _suggest(trial: Any, space: Mapping[str, Any]) -> dict[str, Any]:
+    """Ask an Optuna trial for every parameter of an hpo space."""
+    import hpo
+
+    out: dict[str, Any] = {}
+    for name, p in space.items():
+        if isinstance(p, hpo.Float):
+            out[name] = trial.suggest_float(name, p.low, p.high, log=p.log, step=p.step)
+        elif isinstance(p, hpo.Int):
+            out[name] = trial.suggest_int(name, p.low, p.high, log=p.log, step=p.step)
+        else:
+            out[name] = trial.suggest_categorical(name, list(p.choices))
+    return out
+
+
+def _run_optuna_pruned(problem: MFProblem, seed: int, budget: int, *, sampler: Any) -> list[dict[str, Any]]:
+    import optuna
+
+    space = problem.space()
+    state = {"used": 0}
+    events: list[dict[str, Any]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        params = _suggest(trial, space)
+        value, steps = math.nan, 0
+        for step, value in enumerate(problem.steps(params), start=1):
+            state["used"] += 1
+            steps = step
+            trial.report(value, step)
+            if step < problem.max_steps and trial.should_prune():
+                events.append({"used": state["used"], "value": value, "steps": steps, "complete": False})
+                raise optuna.TrialPruned()
+        events.append({"used": state["used"], "value": value, "steps": steps, "complete": True})
+        return value
+
+    def stop_at_budget(study: optuna.Study, _t: Any) -> None:
+        if state["used"] >= budget:
+            study.stop()
+
+    study = optuna.create_study(sampler=sampler, pruner=problem.pruner(), direction="minimize")
+    study.optimize(objective, n_trials=10**6, callbacks=[stop_at_budget])
+    return events
+
+
+def _tpe(seed: int) -> Any:
+    import optuna
+
+    return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
+
+
+def _hpo_cqr_sampler(seed: int) -> Any:
+    from integrations.optuna import HPOSampler
+
+    return HPOSampler(surrogate="cqr", seed=seed)
+
+
+METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
+    "asha-cqr": lambda p, s, b: _run_hpo(p, s, b, surrogate="cqr"),
+    "asha1-cqr": lambda p, s, b: _run_hpo(p, s, b, surrogate="cqr", brackets=1),
+    "asha-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp"),
+    "asha-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9),
+    "tpe-hyperband": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_tpe(s)),
+    "hpo-cqr-pruner": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_hpo_cqr_sampler(s)),
+}
+
+
+def run_one(method: str, problem: MFProblem, seed: int, budget_full: float) -> Run:
+    budget = int(round(budget_full * problem.max_steps))
+    w0, c0 = time.perf_counter(), time.process_time()
+    error = None
+    try:
+        events = METHODS[method](problem, seed, budget)
+    except Exception as exc:  # keep the record, report the failure
+        events, error = [], f"{type(exc).__name__}: {exc}"
+    return {
+        "method": method,
+        "problem": problem.name,
+        "seed": seed,
+        "budget": budget,
+        "max_steps": problem.max_steps,
+        "optimum": problem.optimum,
+        "reference": problem.reference(),
+        "events": events,
+        "wall_s": time.perf_counter() - w0,
+        "cpu_s": time.process_time() - c0,
+        "error": error,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------- report
+def best_at(run: Run, resource: float) -> float | None:
+    vals = [e["value"] for e in run["events"] if e["complete"] and e["used"] <= resource + 1e-9]
+    vals = [v for v in vals if v is not None and math.isfinite(v)]
+    return min(vals) if vals else None
+
+
+def _optima(runs: Sequence[Run]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for r in runs:
+        if r["optimum"] is None:
+            b = best_at(r, math.inf)
+            if b is not None:
+                out[r["problem"]] = min(b, out.get(r["problem"], math.inf))
+    return out
+
+
+def _nr(best: float | None, opt: float, ref: float) -> float:
+    if best is None:
+        return 1.0
+    if ref <= opt:
+        return 0.0 if best <= ref else 1.0
+    return min(1.0, max(0.0, (best - opt) / (ref - opt)))
+
+
+def regrets(run: Run, optima: Mapping[str, float]) -> list[float]:
+    opt = run["optimum"] if run["optimum"] is not None else optima.get(run["problem"], math.inf)
+    return [_nr(best_at(run, f * run["budget"]), opt, run["reference"]) for f in CHECKPOINTS]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def report(runs: Sequence[Run], meta: Mapping[str, Any] | None = None) -> str:
+    optima = _optima(runs)
+    methods = [m for m in METHODS if any(r["method"] == m for r in runs)]
+    problems = list(dict.fromkeys(r["problem"] for r in runs))
+    out: list[str] = [f"<!-- {s} -->" for s in (meta or {}).get("sessions", [])]
+    for r in runs:
+        if r.get("error"):
+            out.append(f"WARNING: {r['method']} on {r['problem']} seed {r['seed']}: {r['error']}")
+    reg = {(r["problem"], r["method"]): [] for r in runs}
+    for r in runs:
+        reg[(r["problem"], r["method"])].append(regrets(r, optima))
+    pct = [f"{round(100 * c)}%" for c in CHECKPOINTS]
+    # mean over problems of the mean over seeds
+    rows = []
+    for m in methods:
+        ps = [p for p in problems if (p, m) in reg]
+        means = [statistics.mean(statistics.mean(x[c] for x in reg[(p, m)]) for p in ps) for c in range(3)]
+        seeds = sorted({r["seed"] for r in runs if r["method"] == m})
+        rows.append([m, *(f"{v:.3f}" for v in means), str(len(ps)), ",".join(map(str, seeds))])
+    out += ["### Mean normalized regret over problems (mean over seeds), at % of the resource budget", ""]
+    out += [_table(["method", *(f"nr @{p}" for p in pct), "#problems", "seeds"], rows), ""]
+    for p in problems:
+        budget = next(r["budget"] for r in runs if r["problem"] == p)
+        rows = []
+        for m in methods:
+            if (p, m) not in reg:
+                continue
+            rs = [r for r in runs if r["problem"] == p and r["method"] == m]
+            xs = reg[(p, m)]
+            cells = []
+            for c in range(3):
+                vals = [x[c] for x in xs]
+                sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+                cells.append(f"{statistics.mean(vals):.3f}±{sd:.3f}")
+            n_tr = statistics.mean(len(r["events"]) for r in rs)
+            n_pr = statistics.mean(sum(not e["complete"] for e in r["events"]) for r in rs)
+            best = [best_at(r, r["budget"]) for r in rs]
+            best_txt = (
+                f"{statistics.mean(b for b in best if b is not None):.4f}"
+                if any(b is not None for b in best)
+                else "–"
+            )
+            wall = statistics.mean(r["wall_s"] for r in rs)
+            rows.append([m, *cells, f"{n_tr:.0f} ({n_pr:.0f})", best_txt, f"{wall:.0f}"])
+        res = [f"nr @ {round(c * budget)} res" for c in CHECKPOINTS]
+        out += [
+            f"**{p}** (budget {budget} steps; opt {optima.get(p, next(r['optimum'] for r in runs if r['problem'] == p))})",
+            "",
+        ]
+        out += [_table(["method", *res, "trials (pruned)", "mean best @full", "wall s/run"], rows), ""]
+    return "\n".join(out)
+
+
+# -------------------------------------------------------------------------------------------------------- CLI
+def _save(path: Path, meta: dict, runs: list[Run]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+    os.replace(tmp, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--methods", default="asha-cqr,asha-gp,asha-random,tpe-hyperband")
+    parser.add_argument("--problems", default="mf_mlp_digits,mf_aug_hartmann")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--budget-full", type=float, default=20.0, help="budget in full trainings")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mf.json"))
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv[1:])
+    if args.report_only:
+        data = json.loads(args.out.read_text())
+        print(report(data["runs"], data.get("meta")))
+        return 0
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        if m not in METHODS:
+            parser.error(f"unknown method {m!r}; known: {', '.join(METHODS)}")
+    problems = [MF_PROBLEMS[p.strip()] for p in args.problems.split(",") if p.strip()]
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    runs: list[Run] = []
+    meta: dict[str, Any] = {"sessions": []}
+    if args.resume and args.out.exists():
+        data = json.loads(args.out.read_text())
+        runs, meta = data["runs"], data.get("meta", meta)
+    header = (
+        f"run {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} | {platform.node()} "
+        f"{os.cpu_count()} cores, load avg {os.getloadavg()[0]:.1f} at start | optuna {optuna.__version__} | "
+        f"command: python {shlex.join(argv)}"
+    )
+    meta["sessions"].append(header)
+    print(header, flush=True)
+    done = {(r["method"], r["problem"], r["seed"]) for r in runs}
+    plan = [(m, p, s) for s in seeds for p in problems for m in methods if (m, p.name, s) not in done]
+    t0 = time.perf_counter()
+    for i, (m, p, s) in enumerate(plan, 1):
+        run = run_one(m, p, s, args.budget_full)
+        runs.append(run)
+        _save(args.out, meta, runs)
+        print(
+            f"[{i}/{len(plan)} {time.perf_counter() - t0:6.0f}s] {m:14s} {p.name:16s} seed {s}: "
+            f"best {best_at(run, run['budget'])}, {len(run['events'])} trials, {run['wall_s']:.0f}s"
+            + (f" ERROR {run['error']}" if run["error"] else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+    print()
+    print(report(runs, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    if __package__ in (None, ""):
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())

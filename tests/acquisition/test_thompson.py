@@ -1,0 +1,146 @@
+"""Quantile Thompson sampling (acquisition/thompson.py): candidates, choice, duplicates, pending, registry, plugin."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+import hpo
+from acquisition import ACQUISITIONS, DEFAULT_ACQUISITION, make_acquisition
+from acquisition.thompson import QuantileThompson, candidate_set
+from hpo.space import SearchSpace
+from surrogates.base import GaussianPosterior, QuantilePosterior
+from surrogates.cqr import CQRSurrogate
+
+MIXED = SearchSpace(
+    {
+        "lr": hpo.Float(1e-4, 1.0, log=True),
+        "units": hpo.Int(1, 8),
+        "act": hpo.Categorical(["relu", "tanh", "gelu"]),
+        "w": hpo.Float(0.0, 1.0, step=0.25),
+    }
+)
+
+
+class _Bowl:
+    """A fake model: quantiles of a bowl centred at ``c`` with a fixed band (no fitting, exact answers)."""
+
+    def __init__(self, c: np.ndarray, width: float = 0.1) -> None:
+        self.c, self.width = c, width
+
+    def posterior(self, X):
+        m = ((np.asarray(X) - self.c) ** 2).sum(1)
+        return QuantilePosterior(
+            np.array([0.25, 0.5, 0.75]), np.column_stack([m - self.width, m, m + self.width])
+        )
+
+
+def test_registry_lines():
+    assert ACQUISITIONS["thompson"] == "acquisition.thompson:from_model"
+    assert DEFAULT_ACQUISITION["cqr"] == "thompson"
+    acq = make_acquisition("thompson", _Bowl(np.zeros(2)), np.zeros(3), np.random.default_rng(0), beta=4.0)
+    assert isinstance(acq, QuantileThompson)  # beta (meant for UCB) is accepted and ignored
+    with pytest.raises(ValueError, match="n_random"):
+        QuantileThompson(_Bowl(np.zeros(2)), n_random=-1)
+
+
+def test_candidates_are_admissible_and_concentrate_near_incumbents():
+    rng = np.random.default_rng(0)
+    inc = MIXED.round_encoded(MIXED.sample(2, np.random.default_rng(1)))
+    C = candidate_set(MIXED, rng, incumbents=inc, n_random=300, n_local=300)
+    assert C.shape == (600, MIXED.dim)
+    np.testing.assert_allclose(MIXED.round_encoded(C), C)  # snapped: ints, steps, one-hot
+    d_local = np.min(((C[300:, None, :] - inc[None]) ** 2).sum(-1), axis=1)
+    d_rand = np.min(((C[:300, None, :] - inc[None]) ** 2).sum(-1), axis=1)
+    assert np.median(d_local) < 0.25 * np.median(d_rand)
+    only_random = candidate_set(MIXED, rng, incumbents=None, n_random=50, n_local=300)
+    assert only_random.shape == (50, MIXED.dim)
+
+
+def test_optimize_finds_the_bowl_minimum_in_10d_thanks_to_local_candidates():
+    space = SearchSpace({f"x{i}": hpo.Float(0.0, 1.0) for i in range(10)})
+    c = np.full(10, 0.37)
+    inc = (c + 0.05)[None, :]
+    acq = QuantileThompson(_Bowl(c, width=1e-3), n_random=1000, n_local=1000)
+    x, val = acq.optimize(space, np.random.default_rng(0), incumbents=inc, exclude=None)
+    assert x.shape == (10,)
+    assert ((x - c) ** 2).sum() < ((inc[0] - c) ** 2).sum()  # improved on the incumbent
+    blind = QuantileThompson(_Bowl(c, width=1e-3), n_random=2000, n_local=0)
+    xb, _ = blind.optimize(space, np.random.default_rng(0), incumbents=None, exclude=None)
+    assert ((x - c) ** 2).sum() < ((xb - c) ** 2).sum()  # uniform candidates alone are far off in 10-D
+
+
+def test_duplicates_of_observed_or_pending_points_are_skipped():
+    space = SearchSpace({"a": hpo.Categorical(["x", "y", "z"])})
+    model = _Bowl(np.array([1.0, 0.0, 0.0]), width=0.0)  # "x" is best
+    acq = QuantileThompson(model, n_random=50, n_local=10)
+    ex = space.encode([{"a": "x"}])
+    x, _ = acq.optimize(space, np.random.default_rng(0), incumbents=ex, exclude=ex)
+    assert space.decode(x[None])[0]["a"] != "x"
+    all3 = space.encode([{"a": v} for v in "xyz"])
+    x, _ = acq.optimize(
+        space, np.random.default_rng(0), incumbents=ex, exclude=all3
+    )  # nothing left: any point
+    assert space.decode(x[None])[0]["a"] in "xyz"
+
+
+def test_draws_are_reproducible_and_vary_with_the_generator():
+    space = SearchSpace({f"x{i}": hpo.Float(0.0, 1.0) for i in range(3)})
+    rng = np.random.default_rng(3)
+    X = rng.random((40, 3))
+    y = ((X - 0.5) ** 2).sum(1) + 0.05 * rng.standard_normal(40)
+    model = CQRSurrogate(seed=0).fit(X, y)
+    acq = QuantileThompson(model)
+    inc = X[np.argsort(y)[:5]]
+    a = acq.optimize(space, np.random.default_rng(10), incumbents=inc, exclude=X)[0]
+    b = acq.optimize(space, np.random.default_rng(10), incumbents=inc, exclude=X)[0]
+    c = acq.optimize(space, np.random.default_rng(11), incumbents=inc, exclude=X)[0]
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(acq(X[:5]), acq(X[:5]))  # __call__: same points, same scores
+
+
+def test_works_with_a_gaussian_posterior_too():
+    class _G:
+        def posterior(self, X):
+            m = ((np.asarray(X) - 0.2) ** 2).sum(1)
+            return GaussianPosterior(m, np.full(len(m), 1e-4))
+
+    space = SearchSpace({"x": hpo.Float(0.0, 1.0)})
+    x, _ = QuantileThompson(_G()).optimize(space, np.random.default_rng(0), incumbents=None, exclude=None)
+    assert abs(x[0] - 0.2) < 0.02
+
+
+def test_pending_trials_spread_parallel_proposals():
+    """Two workers asking while the other's trial runs get different configurations (fantasies + draws)."""
+    space = {"x": hpo.Float(0.0, 1.0), "y": hpo.Float(0.0, 1.0)}
+    study = hpo.create_study(
+        space=space, storage=optuna.storages.InMemoryStorage(), surrogate="cqr", seed=0, n_startup_trials=5
+    )
+    for _ in range(12):
+        t = study.ask()
+        study.tell(t, (t.params["x"] - 0.3) ** 2 + (t.params["y"] - 0.6) ** 2)
+    running = [study.ask() for _ in range(4)]
+    configs = {tuple(round(v, 9) for v in t.params.values()) for t in running}
+    assert len(configs) == 4
+    for t in running:
+        study.tell(t, 1.0)
+
+
+def test_hpo_sampler_with_cqr_on_a_mixed_space_is_reproducible():
+    def objective(trial):
+        lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        units = trial.suggest_int("units", 1, 8)
+        act = trial.suggest_categorical("act", ["relu", "tanh", "gelu"])
+        return (np.log10(lr) + 2) ** 2 + (units - 5) ** 2 / 10 + (act != "tanh")
+
+    from integrations.optuna import HPOSampler
+
+    runs = []
+    for _ in range(2):
+        s = optuna.create_study(sampler=HPOSampler("cqr", seed=5, n_startup_trials=6))
+        s.optimize(objective, n_trials=16)
+        runs.append([t.params for t in s.trials])
+    assert runs[0] == runs[1]
+    assert len({tuple(p.items()) for p in runs[0]}) == 16
