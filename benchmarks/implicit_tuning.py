@@ -21,6 +21,7 @@ Run: python benchmarks/implicit_tuning.py [--quick]
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -82,7 +83,7 @@ def accuracy_table(seeds: range, levels: tuple[float, ...]) -> None:
     )
     print("|---|---|---|---|---|---|")
     ident = cos[("identity", 0)]
-    print(f"| 0 (identity) | | | {statistics.median(ident):.4f} | {min(ident):.4f} | |")
+    print(f"| 0 (identity = Neumann-0) | | | {statistics.median(ident):.4f} | {min(ident):.4f} | |")
     for k in BUDGETS:
         cg, ns = cos[("cg", k)], cos[("neumann", k)]
         print(
@@ -141,7 +142,7 @@ def main() -> None:
     tuning_table(seeds, 20 if args.quick else 200)
     print(
         f"\nrun: python benchmarks/implicit_tuning.py{' --quick' if args.quick else ''} "
-        f"on {platform.processor() or platform.machine()}, 1 thread, torch {torch.__version__}, "
+        f"on {platform.machine()} ({os.cpu_count()} cores), 1 thread, torch {torch.__version__}, "
         f"python {platform.python_version()} ({time.perf_counter() - start:.0f} s)"
     )
 

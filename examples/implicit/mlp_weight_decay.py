@@ -128,7 +128,7 @@ def train(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 60 steps")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 30 steps")
     parser.add_argument("--steps", type=int, default=1500, help="training steps per model")
     parser.add_argument("--every", type=int, default=10, help="training steps per hyper-step")
     parser.add_argument("--max-iter", type=int, default=5, help="CG iterations (HVPs) per hyper-step")
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    steps = 60 if args.quick else args.steps
+    steps = 30 if args.quick else args.steps
     data = load(args.seed)
     common = dict(
         steps=steps, every=args.every, max_iter=args.max_iter, batch=args.batch, hyper_lr=args.hyper_lr

@@ -253,11 +253,10 @@ def compute(
     finally:
         op.release()
     info.n_hvp = op.n_hvp
-    # Alg. 2 step 4, with the direct term's sign as in the IFT formula.
-    # (Most hyperparameters have no direct term: negate in place instead of subtracting from a zero tensor.)
-    grads = [
-        (m.neg_() if d is None else d - m).to(h.dtype) for d, m, h in zip(direct, mixed, hparams, strict=True)
-    ]
+    # Alg. 2 step 4, with the direct term's sign as in the IFT formula. Most hyperparameters have no direct term:
+    # negate in place (on tensors we own) instead of subtracting from a zero tensor.
+    mixed = _owned(mixed, hparams)
+    grads = [m.neg_() if d is None else d - m for d, m in zip(direct, mixed, strict=True)]
     return grads, info
 
 
@@ -285,7 +284,7 @@ def _solve(
         return _solvers.exact(op.dense_hessian(), v)
     if method == "identity":
         info.alpha = 1.0 if alpha is None else float(alpha)
-        return _vectors.scale_(_vectors.clone(v), info.alpha)
+        return _vectors.scale_(v, info.alpha)
     # Neumann: choose or check the step size against 2 / lambda_max.
     if alpha is None or check_alpha:
         if lambda_max is None:

@@ -72,7 +72,9 @@ def neumann(
     for j in range(terms):
         hv = hvp(term)
         V.axpy_(term, -alpha, hv)  # v <- v - alpha H v
-        del hv  # free it before the next product allocates its own: peak memory is what limits 1M-weight models
+        del (
+            hv
+        )  # free it before the next product allocates its own: peak memory is what limits 1M-weight models
         size = V.norm(term)
         if not math.isfinite(size) or size > smallest * (1.0 + GROWTH_TOL):
             info.diverged = True

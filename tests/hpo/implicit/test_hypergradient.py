@@ -316,3 +316,17 @@ def test_aliased_and_broadcast_gradients_are_not_overwritten() -> None:
                 outer, inner, [a, b], [lam], method=method, max_iter=5, terms=200, alpha=0.3
             )
             torch.testing.assert_close(got, exact, rtol=1e-6, atol=1e-9)
+
+
+def test_hyperparameters_sharing_one_gradient_tensor() -> None:
+    """``lam1 + lam2`` makes autograd return one tensor for both mixed terms; each must be negated once."""
+    w = torch.tensor([1.0, -1.0], dtype=torch.float64, requires_grad=True)
+    lam1 = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    lam2 = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+
+    def inner() -> torch.Tensor:
+        return 0.5 * (w * w).sum() + ((lam1 + lam2) * w).sum()
+
+    g1, g2 = hypergradient(lambda: (w * w).sum(), inner, [w], [lam1, lam2], method="exact")
+    torch.testing.assert_close(g1, g2)
+    torch.testing.assert_close(g1, -2.0 * w.detach())  # w* = -(lam1 + lam2): dL_V/dlam = 2 w * (-1)
