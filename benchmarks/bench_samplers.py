@@ -72,6 +72,18 @@ def _hpo_gp(seed: int) -> Any:
     return HPOSampler(surrogate="gp", seed=seed)
 
 
+def _hpo_gp_dimscaled(seed: int) -> Any:
+    """hpo's GP with the dimension-scaled lengthscale prior and a noise prior at e^-4 (its defaults before
+    the priors were changed), kept to show what the default priors gain."""
+    from integrations.optuna import HPOSampler
+
+    return HPOSampler(
+        surrogate="gp",
+        seed=seed,
+        surrogate_options={"lengthscale_prior": "dim-scaled", "noise_prior": (-4.0, 1.0)},
+    )
+
+
 def _optuna_gp(seed: int) -> Any:
     import optuna
 
@@ -98,6 +110,7 @@ def _optuna_cmaes(seed: int) -> Any:
 
 SAMPLERS: dict[str, Callable[[int], Any]] = {
     "hpo-gp": _hpo_gp,
+    "hpo-gp-dimscaled": _hpo_gp_dimscaled,
     "gp": _optuna_gp,
     "tpe": _optuna_tpe,
     "random": _optuna_random,

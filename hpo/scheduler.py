@@ -20,7 +20,7 @@ Nothing here keeps state between calls: the random generator is rebuilt from ``(
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,7 @@ class Proposer:
         config_beta: CONFIG's squared confidence multiplier for the constraints' optimistic bounds (default 9:
             3 sigma, as the CONFIG reference implementation; papers.md §1).
         config_objective_beta: CONFIG's squared multiplier for the objective's LCB (default: ``config_beta``).
+        surrogate_options: keyword options for the surrogate's constructor (e.g. the GP's priors).
     """
 
     surrogate: str = "gp"
@@ -82,6 +83,7 @@ class Proposer:
     n_restarts: int = 8
     config_beta: float = 9.0
     config_objective_beta: float | None = None
+    surrogate_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from acquisition import ACQUISITIONS
@@ -142,7 +144,7 @@ class Proposer:
     def _fit(self, X: np.ndarray, y: np.ndarray, X_pending: np.ndarray, rng: np.random.Generator):
         from surrogates import make_surrogate
 
-        model = make_surrogate(self.surrogate, seed=int(rng.integers(2**31))).fit(X, y)
+        model = make_surrogate(self.surrogate, seed=int(rng.integers(2**31)), **self.surrogate_options).fit(X, y)
         if len(X_pending):
             model = model.with_fantasies(X_pending, model.posterior(X_pending).mean)  # Kriging believer
         return model

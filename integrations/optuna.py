@@ -62,6 +62,8 @@ class HPOSampler(BaseSampler):
             carry constraint values, set with Optuna 5's ``trial.set_constraint(name, value)``).
         constraints_func: Optuna's deprecated way to give constraints: ``f(frozen_trial) -> [g_1, ...]`` called
             after each trial; values are stored in Optuna's own format.
+        surrogate_options: keyword options for the surrogate's constructor, e.g.
+            ``{"lengthscale_prior": "dim-scaled"}`` for the GP.
 
     Raises:
         ValueError: an unknown surrogate or acquisition, or ``n_startup_trials < 1``.
@@ -78,6 +80,7 @@ class HPOSampler(BaseSampler):
         ucb_beta: float = 4.0,
         config_beta: float = 9.0,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        surrogate_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._proposer = Proposer(
             surrogate=surrogate,
@@ -85,6 +88,7 @@ class HPOSampler(BaseSampler):
             n_startup_trials=n_startup_trials,
             ucb_beta=ucb_beta,
             config_beta=config_beta,
+            surrogate_options=dict(surrogate_options or {}),
         )
         if constraints_func is not None:
             warnings.warn(

@@ -7,6 +7,7 @@ torch or scikit-learn) is imported only when a model is built.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from surrogates.base import GaussianPosterior, NotFittedError, Posterior, QuantilePosterior, Surrogate
 
@@ -28,13 +29,17 @@ SURROGATES: dict[str, str] = {
 }
 
 
-def make_surrogate(name: str, *, seed: int | None = None) -> Surrogate:
-    """Build a surrogate by its public name.
+def make_surrogate(name: str, *, seed: int | None = None, **options: Any) -> Surrogate:
+    """Build a surrogate by its public name; ``options`` go to its constructor (e.g. the GP's priors).
 
     Raises:
-        ValueError: an unknown name; the message lists the known ones.
+        ValueError: an unknown name (the message lists the known ones) or an option the surrogate does not take.
     """
     if name not in SURROGATES:
         raise ValueError(f"surrogate={name!r} is not one of {sorted(SURROGATES)!r}")
     module, cls = SURROGATES[name].split(":")
-    return getattr(importlib.import_module(module), cls)(seed=seed)
+    klass = getattr(importlib.import_module(module), cls)
+    try:
+        return klass(seed=seed, **options)
+    except TypeError as e:
+        raise ValueError(f"surrogate_options={options!r} do not fit surrogate {name!r}: {e}") from None

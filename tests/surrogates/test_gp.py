@@ -111,3 +111,16 @@ def test_quantiles_are_ordered():
     assert np.all(post.quantile(0.5) <= post.quantile(0.9))
     s = post.sample(3, np.random.default_rng(0))
     assert s.shape == (3, 15)
+
+
+def test_prior_options_are_validated_and_change_the_fit():
+    X, y = _data(20)
+    a = GPSurrogate().fit(X, y)
+    b = GPSurrogate(lengthscale_prior="dim-scaled", noise_prior=(-4.0, 1.0)).fit(X, y)
+    assert not np.allclose(a.lengthscale_, b.lengthscale_)
+    with pytest.raises(ValueError, match="lengthscale_prior='wide'"):
+        GPSurrogate(lengthscale_prior="wide").fit(X, y)
+    from surrogates import make_surrogate
+
+    with pytest.raises(ValueError, match="surrogate_options"):
+        make_surrogate("gp", bogus=1)
