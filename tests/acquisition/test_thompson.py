@@ -139,8 +139,8 @@ def test_hpo_sampler_with_cqr_on_a_mixed_space_is_reproducible():
 
     runs = []
     for _ in range(2):
-        s = optuna.create_study(sampler=HPOSampler("cqr", seed=5, n_startup_trials=6))
-        s.optimize(objective, n_trials=16)
+        s = optuna.create_study(sampler=HPOSampler("cqr", seed=5, n_startup_trials=5))
+        s.optimize(objective, n_trials=11)
         runs.append([t.params for t in s.trials])
     assert runs[0] == runs[1]
-    assert len({tuple(p.items()) for p in runs[0]}) == 16
+    assert len({tuple(p.items()) for p in runs[0]}) == 11

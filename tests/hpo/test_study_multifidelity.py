@@ -121,8 +121,8 @@ def test_maximize_orientation_in_rung_decisions():
 
 
 def test_ask_tell_multifidelity_loop_end_to_end():
-    s = _memory_study(fidelity=hpo.Fidelity(1, 27, eta=3), surrogate="cqr", seed=3)
-    for _ in range(24):
+    s = _memory_study(fidelity=hpo.Fidelity(1, 27, eta=3), surrogate="cqr", seed=3, n_startup_trials=6)
+    for _ in range(16):
         t = s.ask()
         stopped, v = False, None
         for step in range(1, t.fidelity + 1):
@@ -142,7 +142,7 @@ def test_ask_tell_multifidelity_loop_end_to_end():
             assert last == 27
     assert s.best_value == pytest.approx(min(t.value for t in s.trials if t.state == TrialState.COMPLETE))
     data = build_dataset(s.trials, s.space, s.optuna_study.directions)
-    assert data.n == 24  # one row per trial, pruned ones included
+    assert data.n == 16  # one row per trial, pruned ones included
 
 
 def _objective(trial: hpo.Trial) -> float | None:
@@ -284,7 +284,7 @@ def test_cqr_with_constraints_and_fidelity_together():
         return {"value": v, "constraints": {"c": 0.4 - trial.params["y"]}}
 
     s = _memory_study(fidelity=hpo.Fidelity(1, 9, eta=3), surrogate="cqr", seed=1, n_startup_trials=4)
-    s.optimize(objective, n_trials=12, show_progress_bar=False)
+    s.optimize(objective, n_trials=9, show_progress_bar=False)
     assert Counter(t.state for t in s.trials)[TrialState.FAIL] == 0
     assert s.best_params["y"] >= 0.4
 
