@@ -120,7 +120,7 @@ class Study:
             acquisition=config.get("acquisition", "auto"),
             n_startup_trials=config.get("n_startup_trials"),
             search_space=self.space.to_optuna(),
-            config_beta=float(config.get("config_beta", 9.0)),
+            config_beta=float(config.get("config_beta", 4.0)),
         )
         self._optuna.sampler = self._sampler
 
@@ -608,7 +608,7 @@ def create_study(
     acquisition: str = "auto",
     n_startup_trials: int | None = None,
     constraints: Sequence[str] | None = None,
-    config_beta: float = 9.0,
+    config_beta: float = 4.0,
 ) -> Study:
     """Create (or, with ``load_if_exists``, reopen) a study in an Optuna storage.
 
@@ -629,7 +629,7 @@ def create_study(
         constraints: names of the constraints the objective reports (feasible iff every value ``<= 0``); the
             first ``tell`` with constraints declares them when this is None. Every later trial must report exactly
             these names. Constrained studies are optimized with CONFIG (papers.md §1).
-        config_beta: CONFIG's squared confidence multiplier (default 9: optimistic bounds at 3 sigma).
+        config_beta: CONFIG's squared confidence multiplier for the constraints (default 4: 2 sigma).
 
     Raises:
         ValueError: a bad option (named in the message), or ``load_if_exists`` with a different stored space.

@@ -58,8 +58,9 @@ class HPOSampler(BaseSampler):
         search_space: a fixed search space (hpo types or Optuna distributions) instead of the inferred
             intersection space; used by :mod:`hpo.study`, where the space is declared up front.
         ucb_beta: confidence multiplier for ``acquisition="ucb"``.
-        config_beta: CONFIG's squared confidence multiplier (constraints are handled by CONFIG whenever trials
-            carry constraint values, set with Optuna 5's ``trial.set_constraint(name, value)``).
+        config_beta: CONFIG's squared confidence multiplier for the constraints (constraints are handled by
+            CONFIG whenever trials carry constraint values, set with Optuna 5's ``trial.set_constraint``).
+        config_objective_beta: CONFIG's squared multiplier for the objective's lower bound.
         constraints_func: Optuna's deprecated way to give constraints: ``f(frozen_trial) -> [g_1, ...]`` called
             after each trial; values are stored in Optuna's own format.
         surrogate_options: keyword options for the surrogate's constructor, e.g.
@@ -78,7 +79,8 @@ class HPOSampler(BaseSampler):
         n_startup_trials: int | None = None,
         search_space: Mapping[str, Any] | None = None,
         ucb_beta: float = 4.0,
-        config_beta: float = 9.0,
+        config_beta: float = 4.0,
+        config_objective_beta: float | None = 1.0,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         surrogate_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -88,6 +90,7 @@ class HPOSampler(BaseSampler):
             n_startup_trials=n_startup_trials,
             ucb_beta=ucb_beta,
             config_beta=config_beta,
+            config_objective_beta=config_objective_beta,
             surrogate_options=dict(surrogate_options or {}),
         )
         if constraints_func is not None:

@@ -94,6 +94,10 @@ class GPSurrogate(Surrogate):
         lengthscale_prior: ``(loc, scale)`` of the log-normal lengthscale prior, or "dim-scaled" for
             ``(sqrt(2) + log(d)/2, sqrt(3))``.
         noise_prior: ``(loc, scale)`` of the log-normal noise-variance prior.
+        center: subtract the mean of ``y`` before fitting (objectives). Constraint models use ``center=False``
+            (papers.md §1): outputs are only scaled (by their root mean square), so far from the data the model
+            reverts to 0 — the feasibility threshold — instead of to the average observed violation, which would
+            make an unexplored region look confidently infeasible.
     """
 
     def __init__(
@@ -104,12 +108,14 @@ class GPSurrogate(Surrogate):
         seed: int | None = None,
         lengthscale_prior: tuple[float, float] | str = (0.0, math.sqrt(3.0)),
         noise_prior: tuple[float, float] = (-8.0, 2.0),
+        center: bool = True,
     ) -> None:
         self.noise_floor = noise_floor
         self.max_iter = max_iter
         self.seed = seed
         self.lengthscale_prior = lengthscale_prior
         self.noise_prior = noise_prior
+        self.center = center
 
     # ------------------------------------------------------------------ fitting
     def _priors(self, d: int):
@@ -138,8 +144,12 @@ class GPSurrogate(Surrogate):
         n, d = X.shape
         if n == 0:
             raise ValueError("GPSurrogate.fit needs at least one observation")
-        self.y_mean_ = float(np.mean(y))
-        std = float(np.std(y))
+        if self.center:
+            self.y_mean_ = float(np.mean(y))
+            std = float(np.std(y))
+        else:  # scale only: the GP's prior mean stays at 0, i.e. at a constraint's threshold
+            self.y_mean_ = 0.0
+            std = float(np.sqrt(np.mean(y * y)))
         self.y_std_ = std if std > 1e-12 else 1.0
         z = (y - self.y_mean_) / self.y_std_
         with torch_threads(1):
