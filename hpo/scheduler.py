@@ -220,8 +220,10 @@ class Proposer:
             return False
         from scipy.stats import qmc
 
+        # fixed-kernel-like uncertainty for the check: lengthscales capped at the prior median (unit cube)
+        cons = [m.with_lengthscale_cap(1.0) if hasattr(m, "with_lengthscale_cap") else m for m in acq.constraints]
         strict = ConfigAcquisition(
-            acq.objective, acq.constraints, beta=max(self.declare_beta, acq.beta), objective_beta=acq.objective_beta
+            acq.objective, cons, beta=max(self.declare_beta, acq.beta), objective_beta=acq.objective_beta
         )
         check = qmc.Sobol(space.dim, scramble=True, seed=rng).random_base2(12)
         check = np.concatenate([space.round_encoded(check), data.X])

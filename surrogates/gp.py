@@ -245,6 +245,22 @@ class GPSurrogate(Surrogate):
             other._set_hypers(Xt, zt, self.lengthscale_, self.signal_, self.noise_)
         return other
 
+    def with_lengthscale_cap(self, cap: float) -> GPSurrogate:
+        """A copy on the same data whose lengthscales are at most ``cap`` (other hyperparameters kept).
+
+        Why: a marginal-likelihood fit on data that look constant picks very long lengthscales and then claims
+        confidence far from any observation (papers.md §1 pitfall: ML-II refits break the coverage CONFIG's
+        infeasibility test needs). Capping them gives the kind of fixed-kernel uncertainty the declaration assumes.
+        """
+        import torch
+
+        self._check_fitted("L_")
+        other = GPSurrogate(**self.get_params())
+        other.y_mean_, other.y_std_ = self.y_mean_, self.y_std_
+        with torch_threads(1):
+            other._set_hypers(self.X_, self.z_, np.minimum(self.lengthscale_, cap), self.signal_, self.noise_)
+        return other
+
     # ------------------------------------------------------------------ prediction
     def predict_torch(self, Xq):
         """Differentiable ``(m, d)`` torch tensor -> ``(mean, std)`` tensors ``(m,)`` in original units."""
