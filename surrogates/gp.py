@@ -252,7 +252,6 @@ class GPSurrogate(Surrogate):
         confidence far from any observation (papers.md §1 pitfall: ML-II refits break the coverage CONFIG's
         infeasibility test needs). Capping them gives the kind of fixed-kernel uncertainty the declaration assumes.
         """
-        import torch
 
         self._check_fitted("L_")
         other = GPSurrogate(**self.get_params())
