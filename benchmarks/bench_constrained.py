@@ -322,8 +322,13 @@ def make_sampler(name: str, seed: int) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------------------ run
-def run_one(sampler_name: str, problem: ConProblem, seed: int, budget: int | None = None,
-            time_cap_s: float | None = None) -> Run:
+def run_one(
+    sampler_name: str,
+    problem: ConProblem,
+    seed: int,
+    budget: int | None = None,
+    time_cap_s: float | None = None,
+) -> Run:
     """One (sampler, problem, seed) study; returns its per-trial record."""
     import optuna
 
@@ -356,12 +361,12 @@ def run_one(sampler_name: str, problem: ConProblem, seed: int, budget: int | Non
 
         sampler._get_constraints_acqf_args = counted
     study = optuna.create_study(direction="minimize", sampler=sampler)
-    marks: list[float] = []
+    marks: list[tuple[int, float]] = []  # (trial number, end time)
     start = time.perf_counter()
 
-    def callback(st: optuna.Study, _t: Any) -> None:
-        marks.append(time.perf_counter())
-        if time_cap_s is not None and marks[-1] - start > time_cap_s:
+    def callback(st: optuna.Study, t: Any) -> None:
+        marks.append((t.number, time.perf_counter()))
+        if time_cap_s is not None and marks[-1][1] - start > time_cap_s:
             st.stop()
 
     error = None
@@ -374,8 +379,9 @@ def run_one(sampler_name: str, problem: ConProblem, seed: int, budget: int | Non
     trials = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     values = [float(t.value) for t in trials]
     cons = [raw_g[t.number] for t in trials]
-    walls = [b - a for a, b in zip([start, *marks[:-1]], marks)]
-    overhead = [max(w - obj_wall.get(t.number, 0.0), 0.0) for w, t in zip(walls, trials)]
+    ends = [m[1] for m in marks]
+    wall = {n: b - a for (n, b), a in zip(marks, [start, *ends[:-1]], strict=True)}
+    overhead = [max(wall.get(t.number, 0.0) - obj_wall.get(t.number, 0.0), 0.0) for t in trials]
     from integrations.optuna import DECLARED_KEY
 
     return {
@@ -404,7 +410,7 @@ def checkpoints(budget: int) -> list[int]:
 def best_feasible(run: Run, k: int) -> float | None:
     """Best feasible value among the first ``k`` trials; None when none was feasible."""
     best = None
-    for v, g in zip(run["values"][:k], run["constraints"][:k]):
+    for v, g in zip(run["values"][:k], run["constraints"][:k], strict=True):
         if all(gi <= 0 for gi in g) and (best is None or v < best):
             best = v
     return best
@@ -496,10 +502,19 @@ def report(runs: Sequence[Run], refs: dict[str, dict[str, Any]], meta: dict[str,
 
     # 1. summary
     pct = [f"{int(c * 100)} %" for c in CHECKPOINTS]
-    lines.append("### Mean normalized regret (over problems x seeds) and mean rank (final budget, per problem)")
+    lines.append(
+        "### Mean normalized regret (over problems x seeds) and mean rank (final budget, per problem)"
+    )
     lines.append("")
-    head = ["sampler", *(f"nr @{x}" for x in pct), "nr @100 % public", "nr @100 % non-public", "mean rank",
-            "vs gp: better / tie / worse", "runs"]
+    head = [
+        "sampler",
+        *(f"nr @{x}" for x in pct),
+        "nr @100 % public",
+        "nr @100 % non-public",
+        "mean rank",
+        "vs gp: better / tie / worse",
+        "runs",
+    ]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for s in samplers:
@@ -507,8 +522,17 @@ def report(runs: Sequence[Run], refs: dict[str, dict[str, Any]], meta: dict[str,
         for i in range(len(CHECKPOINTS)):
             cells.append(_fmt(_mean(c[i] for p in problems for c in nr.get((s, p), []) if c[i] is not None)))
         for flag in (True, False):
-            cells.append(_fmt(_mean(c[-1] for p in problems if public[p] == flag
-                                    for c in nr.get((s, p), []) if c[-1] is not None)))
+            cells.append(
+                _fmt(
+                    _mean(
+                        c[-1]
+                        for p in problems
+                        if public[p] == flag
+                        for c in nr.get((s, p), [])
+                        if c[-1] is not None
+                    )
+                )
+            )
         rk = [ranks_per_problem[p][s] for p in problems if s in ranks_per_problem[p]]
         cells.append(f"{_fmt(_mean(rk), 2)} ({len(rk)})")
         if s != "gp" and "gp" in finals:
@@ -532,7 +556,11 @@ def report(runs: Sequence[Run], refs: dict[str, dict[str, Any]], meta: dict[str,
     for p in problems:
         ref = refs[p]
         best = min((finals[s][p] for s in samplers if p in finals[s]), default=None)
-        cells = [p, "public" if public[p] else "non-public", f"{ref.get('dim', '?')} / {ref.get('n_constraints', '?')}"]
+        cells = [
+            p,
+            "public" if public[p] else "non-public",
+            f"{ref.get('dim', '?')} / {ref.get('n_constraints', '?')}",
+        ]
         for s in samplers:
             rs = by.get((s, p), [])
             xs = [c[-1] for c in nr.get((s, p), []) if c[-1] is not None]
@@ -553,10 +581,14 @@ def report(runs: Sequence[Run], refs: dict[str, dict[str, Any]], meta: dict[str,
     lines.append("")
 
     # 3. feasibility
-    lines.append("### Feasible share of trials / runs that found a feasible point / mean cumulative violation")
+    lines.append(
+        "### Feasible share of trials / runs that found a feasible point / mean cumulative violation"
+    )
     lines.append("")
-    lines.append("Cumulative violation = sum over a run's trials of sum_i max(g_i, 0), in the problem's own units "
-                 "(mean over runs).")
+    lines.append(
+        "Cumulative violation = sum over a run's trials of sum_i max(g_i, 0), in the problem's own units "
+        "(mean over runs)."
+    )
     lines.append("")
     lines.append("| problem | " + " | ".join(samplers) + " |")
     lines.append("|---|" + "---|" * len(samplers))
@@ -580,22 +612,30 @@ def report(runs: Sequence[Run], refs: dict[str, dict[str, Any]], meta: dict[str,
     hpo = [r for r in runs if r["sampler"].startswith("hpo-gp")]
     if hpo:
         n_decl = sum(r["declared_infeasible"] for r in hpo)
-        lines.append(f"- hpo `hpo:declared_infeasible` set on {n_decl} of {len(hpo)} hpo runs "
-                     "(every problem here is feasible, so this should be 0).")
+        lines.append(
+            f"- hpo `hpo:declared_infeasible` set on {n_decl} of {len(hpo)} hpo runs "
+            "(every problem here is feasible, so this should be 0)."
+        )
     gp = [r for r in runs if r["sampler"] == "gp"]
     if gp:
         fits = [r["gp_constraint_fits"] or 0 for r in gp]
-        lines.append(f"- Optuna GPSampler built its constraint GPs in {sum(f > 0 for f in fits)} of {len(gp)} runs "
-                     f"({min(fits)}–{max(fits)} times per run): it reads `trial.set_constraint` values.")
+        lines.append(
+            f"- Optuna GPSampler built its constraint GPs in {sum(f > 0 for f in fits)} of {len(gp)} runs "
+            f"({min(fits)}–{max(fits)} times per run): it reads `trial.set_constraint` values."
+        )
     errs = [r for r in runs if r.get("error")]
     timeouts = [r for r in runs if r.get("timed_out")]
     if timeouts:
-        lines.append(f"- time cap ({BOTORCH_CAP_S:.0f} s per run) hit by {len(timeouts)} runs: "
-                     + ", ".join(sorted({f"{r['sampler']}/{r['problem']}" for r in timeouts})))
+        lines.append(
+            f"- time cap ({BOTORCH_CAP_S:.0f} s per run) hit by {len(timeouts)} runs: "
+            + ", ".join(sorted({f"{r['sampler']}/{r['problem']}" for r in timeouts}))
+        )
     for r in errs:
         lines.append(f"- error in {r['sampler']}/{r['problem']}/seed {r['seed']}: {r['error']}")
     lines.append("")
-    lines.append("### Overhead per trial (sampler + Optuna), mean over model-based trials 11..budget, ms (wall)")
+    lines.append(
+        "### Overhead per trial (sampler + Optuna), mean over model-based trials 11..budget, ms (wall)"
+    )
     lines.append("")
     lines.append("| problem | " + " | ".join(samplers) + " |")
     lines.append("|---|" + "---|" * len(samplers))
@@ -639,8 +679,11 @@ def _save(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samplers", default="hpo-gp,gp,tpe,random",
-                    help="comma list of hpo-gp[:b<beta>][:o<objective beta>], gp, tpe, random, botorch")
+    ap.add_argument(
+        "--samplers",
+        default="hpo-gp,gp,tpe,random",
+        help="comma list of hpo-gp[:b<beta>][:o<objective beta>], gp, tpe, random, botorch",
+    )
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--sampler-seeds", default="", help="e.g. 'botorch=0,1;random=0,1,2,3,4'")
     ap.add_argument("--problems", default="all", help="all, public, heldout or comma-separated names")
@@ -650,12 +693,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--refs", type=Path, default=DEFAULT_REFS)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--report-only", action="store_true")
-    ap.add_argument("--merge", type=Path, action="append", default=[],
-                    help="with --report-only: also read the runs of these JSON files (runs split over processes)")
-    ap.add_argument("--samplers-only", default="",
-                    help="with --report-only: report only these samplers (comma list), in this order")
-    ap.add_argument("--paired", action="store_true",
-                    help="with --report-only: keep only the (problem, seed) pairs that every reported sampler ran")
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        help="with --report-only: also read the runs of these JSON files (runs split over processes)",
+    )
+    ap.add_argument(
+        "--samplers-only",
+        default="",
+        help="with --report-only: report only these samplers (comma list), in this order",
+    )
+    ap.add_argument(
+        "--paired",
+        action="store_true",
+        help="with --report-only: keep only the (problem, seed) pairs that every reported sampler ran",
+    )
     a = ap.parse_args(argv)
 
     if a.report_only:
@@ -697,7 +751,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cores": os.cpu_count(),
         "machine": f"{platform.machine()}, jobs={a.jobs}, torch threads/run=1",
         "versions": _versions(),
-        "command": "python benchmarks/bench_constrained.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
+        "command": "python benchmarks/bench_constrained.py "
+        + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
     }
     runs: list[Run] = []
     if a.resume and a.out.exists():
@@ -717,9 +772,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs.append(run)
         _save(a.out, meta, runs)
         regs = checkpoint_regrets(run, refs[run["problem"]])
-        print(f"[{time.perf_counter() - t0:7.0f}s] {run['sampler']:>14} {run['problem']:<32} seed {run['seed']} "
-              f"nr {' '.join(_fmt(x) for x in regs)} feas {feasible_share(run):.0%} "
-              f"wall {run['wall_s']:.0f}s{' ERROR ' + run['error'] if run['error'] else ''}", flush=True)
+        print(
+            f"[{time.perf_counter() - t0:7.0f}s] {run['sampler']:>14} {run['problem']:<32} seed {run['seed']} "
+            f"nr {' '.join(_fmt(x) for x in regs)} feas {feasible_share(run):.0%} "
+            f"wall {run['wall_s']:.0f}s{' ERROR ' + run['error'] if run['error'] else ''}",
+            flush=True,
+        )
 
     if a.jobs <= 1:
         import torch

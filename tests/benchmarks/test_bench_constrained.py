@@ -18,7 +18,11 @@ from benchmarks import bench_constrained as bc  # noqa: E402
 
 def test_problem_selection() -> None:
     public = bc.get_problems("public")
-    assert [p.name for p in public] == ["con_constrainedgramacy", "con_constrainedhartmann", "con_pressurevessel"]
+    assert [p.name for p in public] == [
+        "con_constrainedgramacy",
+        "con_constrainedhartmann",
+        "con_pressurevessel",
+    ]
     assert not any(p.public for p in bc.get_problems("heldout"))
     assert len(bc.get_problems("heldout")) >= 2
     assert [p.name for p in bc.get_problems("PressureVessel,con_pressurevessel")] == ["con_pressurevessel"]
@@ -90,7 +94,11 @@ def _fake(sampler: str, problem: str, seed: int, values, cons, budget=4, public=
 
 def test_metrics_on_a_fake_run() -> None:
     run = _fake("x", "con_a", 0, [5.0, 1.0, 3.0, 2.0], [[1.0, -1.0], [0.5, 0.2], [-1.0, 0.0], [-0.1, -0.1]])
-    assert bc.best_feasible(run, 1) is None and bc.best_feasible(run, 3) == 3.0 and bc.best_feasible(run, 4) == 2.0
+    assert (
+        bc.best_feasible(run, 1) is None
+        and bc.best_feasible(run, 3) == 3.0
+        and bc.best_feasible(run, 4) == 2.0
+    )
     assert bc.feasible_share(run) == 0.5
     assert bc.violation(run) == pytest.approx(1.7)
     ref = {"opt": 0.0, "ref": 4.0}
@@ -109,8 +117,10 @@ def test_report_tables_from_fake_results() -> None:
         runs.append(_fake("gp", "con_b", seed, [3.0] * 4, [feas] * 4, public=False))
         runs.append(_fake("hpo-gp", "con_b", seed, [3.0] * 4, [infeas] * 4, public=False, declared=seed == 1))
     runs.append(_fake("botorch", "con_a", 0, [3.0], [feas]))
-    refs = {"con_a": {"opt": 0.0, "ref": 4.0, "dim": 2, "n_constraints": 1},
-            "con_b": {"opt": 0.0, "ref": 4.0, "dim": 3, "n_constraints": 1}}
+    refs = {
+        "con_a": {"opt": 0.0, "ref": 4.0, "dim": 2, "n_constraints": 1},
+        "con_b": {"opt": 0.0, "ref": 4.0, "dim": 3, "n_constraints": 1},
+    }
     meta = {"date": "D", "cores": 2, "versions": {"optuna": "5.0.0"}, "command": "python x.py"}
     text = bc.report(runs, refs, meta)
     assert "Command: `python x.py`" in text and "optuna 5.0.0" in text
