@@ -144,16 +144,18 @@ def test_seeding_is_local_and_reproducible() -> None:
     assert not np.allclose(a.mean, c.mean)
 
 
-def test_default_startup_trials_grows_like_sqrt_budget() -> None:
-    assert default_startup_trials(5) == 10
-    assert default_startup_trials(40) == 20  # assumed budget 400
+def test_default_startup_trials_grows_like_sqrt_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_startup_trials(5) == default_startup_trials(40) == 10  # assumed budget 100
     assert default_startup_trials(5, budget=400) == 20 < default_startup_trials(5, budget=900) == 30
     with pytest.raises(ValueError, match="budget"):
         default_startup_trials(5, budget=0)
 
     from hpo.scheduler import Proposer
 
-    assert Proposer(surrogate="goucb").startup_trials(40) == 20
+    assert Proposer(surrogate="goucb").startup_trials(40) == 10
+    # the Proposer asks the surrogate class when n_startup_trials is unset
+    monkeypatch.setattr(GOUCBSurrogate, "default_startup_trials", staticmethod(lambda dim, budget=None: 17))
+    assert Proposer(surrogate="goucb").startup_trials(3) == 17
     assert Proposer(surrogate="goucb", n_startup_trials=7).startup_trials(40) == 7
     assert Proposer(surrogate="gp").startup_trials(40) == 10
 
