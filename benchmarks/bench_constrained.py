@@ -55,6 +55,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 import numpy as np  # noqa: E402
 
+from benchmarks.bench_samplers import _optuna_gp, _optuna_random, _optuna_tpe  # noqa: E402  (same peers)
+
 __all__ = [
     "PROBLEMS",
     "CHECKPOINTS",
@@ -207,24 +209,6 @@ def _hpo(seed: int, config_beta: float | None = None, objective_beta: float | No
     if objective_beta is not None:  # not an HPOSampler argument (yet): set it on the proposer
         sampler._proposer = dataclasses.replace(sampler._proposer, config_objective_beta=objective_beta)
     return sampler
-
-
-def _optuna_gp(seed: int) -> Any:
-    import optuna
-
-    return optuna.samplers.GPSampler(seed=seed)
-
-
-def _optuna_tpe(seed: int) -> Any:
-    import optuna
-
-    return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
-
-
-def _optuna_random(seed: int) -> Any:
-    import optuna
-
-    return optuna.samplers.RandomSampler(seed=seed)
 
 
 def constrained_qlognei_candidates(train_x, train_obj, train_con, bounds, pending_x):
