@@ -30,6 +30,7 @@ from hpo.space import SearchSpace
 
 __all__ = ["Proposer", "proposal_rng", "sobol_point"]
 
+
 def proposal_rng(seed: int, trial_number: int, salt: int = 0) -> np.random.Generator:
     """The generator for one proposal: a pure function of the study seed and the trial number."""
     return np.random.default_rng(
@@ -100,7 +101,9 @@ class Proposer:
         if self.surrogate not in SURROGATES:
             raise ValueError(f"surrogate={self.surrogate!r} is not one of {sorted(SURROGATES)!r}")
         if self.acquisition != "auto" and self.acquisition not in ACQUISITIONS:
-            raise ValueError(f"acquisition={self.acquisition!r} is not one of {['auto', *sorted(ACQUISITIONS)]!r}")
+            raise ValueError(
+                f"acquisition={self.acquisition!r} is not one of {['auto', *sorted(ACQUISITIONS)]!r}"
+            )
         if self.n_startup_trials is not None and (
             isinstance(self.n_startup_trials, bool) or int(self.n_startup_trials) < 1
         ):
@@ -118,12 +121,9 @@ class Proposer:
         ``default_startup_trials(dim)`` (GO-UCB's Phase I grows like the square root of the budget), else 10."""
         if self.n_startup_trials is not None:
             return int(self.n_startup_trials)
-        import importlib
+        from surrogates import surrogate_class
 
-        from surrogates import SURROGATES
-
-        module, cls = SURROGATES[self.surrogate].split(":")
-        rule = getattr(getattr(importlib.import_module(module), cls), "default_startup_trials", None)
+        rule = getattr(surrogate_class(self.surrogate), "default_startup_trials", None)
         return 10 if rule is None else int(rule(dim))
 
     def propose(self, data: Dataset, space: SearchSpace, *, seed: int, trial_number: int) -> dict[str, Any]:
@@ -150,7 +150,13 @@ class Proposer:
         return space.decode(x[None, :])[0], info
 
     def _fit(
-        self, X: np.ndarray, y: np.ndarray, X_pending: np.ndarray, rng: np.random.Generator, *, constraint: bool = False
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_pending: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        constraint: bool = False,
     ):
         from surrogates import make_surrogate
 
@@ -171,23 +177,35 @@ class Proposer:
         y = data.y if data.Y.shape[1] == 1 else _scalarize(data.Y, rng)
         model = self._fit(data.X, y, data.X_pending, rng)
         exclude = np.concatenate([data.X, data.X_pending]) if len(data.X_pending) else data.X
-        constrained = data.G.shape[1] > 0
-        if constrained:
-            acq, incumbents = self._config_acquisition(data, y, model, rng)
+        if data.G.shape[1] > 0:
+            # incumbents: best feasible trials first, then the least-violating ones
+            viol = np.where(np.isfinite(data.G), np.clip(data.G, 0, None), np.inf).sum(axis=1)
+            incumbents = data.X[np.lexsort((y, viol))[:5]]
+            config = self._config_acquisition(data, model, rng)
+        else:
+            incumbents = data.X[np.argsort(y)[:5]]
+            config = None
+        if config is not None:
+            acq = config
         else:
             acq = make_acquisition(self.acquisition_name, model, y, rng, beta=self.ucb_beta)
-            incumbents = data.X[np.argsort(y)[:5]]
         kwargs = {"incumbents": incumbents, "exclude": exclude}
         if getattr(acq, "optimize", None) is not None:
             x, best = acq.optimize(space, rng, **kwargs)
         else:
-            x, best = optimize_acquisition(acq, space, rng, n_raw=self.n_raw, n_restarts=self.n_restarts, **kwargs)
-        if constrained:
+            x, best = optimize_acquisition(
+                acq, space, rng, n_raw=self.n_raw, n_restarts=self.n_restarts, **kwargs
+            )
+        if config is not None:
             info["declared_infeasible"] = self._declares_infeasible(acq, space, data, rng, best)
         return x
 
-    def _config_acquisition(self, data: Dataset, y: np.ndarray, model, rng: np.random.Generator):
-        """CONFIG (papers.md §1): one surrogate per constraint, optimistic feasible set, objective LCB."""
+    def _config_acquisition(self, data: Dataset, model, rng: np.random.Generator):
+        """CONFIG (papers.md §1): one surrogate per constraint, optimistic feasible set, objective LCB.
+
+        Returns None when no constraint has enough observations to be modelled (the proposal is then
+        unconstrained, with the feasibility-ordered incumbents).
+        """
         from acquisition.config import ConfigAcquisition
 
         cmodels = []
@@ -197,19 +215,15 @@ class Proposer:
             if ok.sum() < 2:
                 continue  # too few observations of this constraint to model it: treat it as unknown
             cmodels.append(self._fit(data.X[ok], gi[ok], data.X_pending, rng, constraint=True))
-        # incumbents: best feasible trials first, then the least-violating ones
-        viol = np.where(np.isfinite(data.G), np.clip(data.G, 0, None), np.inf).sum(axis=1)
-        order = np.lexsort((y, viol))
-        incumbents = data.X[order[:5]]
         if not cmodels:
-            from acquisition import make_acquisition
-
-            return make_acquisition(self.acquisition_name, model, y, rng, beta=self.ucb_beta), incumbents
-        return ConfigAcquisition(model, cmodels, beta=self.config_beta, objective_beta=self.config_objective_beta), (
-            incumbents
+            return None
+        return ConfigAcquisition(
+            model, cmodels, beta=self.config_beta, objective_beta=self.config_objective_beta
         )
 
-    def _declares_infeasible(self, acq, space: SearchSpace, data: Dataset, rng: np.random.Generator, best: float):
+    def _declares_infeasible(
+        self, acq, space: SearchSpace, data: Dataset, rng: np.random.Generator, best: float
+    ):
         """CONFIG step 4, checked over the optimizer's whole candidate set plus a dense Sobol check and the observed
         points, never on one weak solver run; never when a feasible trial has been observed."""
         from acquisition.config import ConfigAcquisition, is_declaration
@@ -221,7 +235,9 @@ class Proposer:
         from scipy.stats import qmc
 
         # fixed-kernel-like uncertainty for the check: lengthscales capped at the prior median (unit cube)
-        cons = [m.with_lengthscale_cap(1.0) if hasattr(m, "with_lengthscale_cap") else m for m in acq.constraints]
+        cons = [
+            m.with_lengthscale_cap(1.0) if hasattr(m, "with_lengthscale_cap") else m for m in acq.constraints
+        ]
         strict = ConfigAcquisition(
             acq.objective, cons, beta=max(self.declare_beta, acq.beta), objective_beta=acq.objective_beta
         )

@@ -19,6 +19,7 @@ __all__ = [
     "NotFittedError",
     "SURROGATES",
     "make_surrogate",
+    "surrogate_class",
 ]
 
 #: public name -> "module:Class"; every class takes keyword-only options including ``seed``.
@@ -29,16 +30,25 @@ SURROGATES: dict[str, str] = {
 }
 
 
+def surrogate_class(name: str) -> type[Surrogate]:
+    """The class registered under ``name`` (imports its module).
+
+    Raises:
+        ValueError: an unknown name; the message lists the known ones.
+    """
+    if name not in SURROGATES:
+        raise ValueError(f"surrogate={name!r} is not one of {sorted(SURROGATES)!r}")
+    module, cls = SURROGATES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 def make_surrogate(name: str, *, seed: int | None = None, **options: Any) -> Surrogate:
     """Build a surrogate by its public name; ``options`` go to its constructor (e.g. the GP's priors).
 
     Raises:
         ValueError: an unknown name (the message lists the known ones) or an option the surrogate does not take.
     """
-    if name not in SURROGATES:
-        raise ValueError(f"surrogate={name!r} is not one of {sorted(SURROGATES)!r}")
-    module, cls = SURROGATES[name].split(":")
-    klass = getattr(importlib.import_module(module), cls)
+    klass = surrogate_class(name)
     try:
         return klass(seed=seed, **options)
     except TypeError as e:
