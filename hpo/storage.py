@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -177,14 +176,6 @@ def is_finite_number(v: Any) -> bool:
         return math.isfinite(float(v))
     except (TypeError, ValueError):
         return False
-
-
-def sqlite_path(url: str) -> str | None:
-    """The file path of a ``sqlite:///`` URL (relative paths resolved against the current directory)."""
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///") :]
-    return os.path.abspath(path) if path else None
 
 
 # ------------------------------------------------------------------------------------------- multi-fidelity
