@@ -199,15 +199,15 @@ def reference(problem: ConProblem, cache: Path | None = DEFAULT_REFS) -> dict[st
 
 
 # ------------------------------------------------------------------------------------------------------- samplers
-def _hpo(seed: int, config_beta: float | None = None, objective_beta: float | None = None) -> Any:
+def _hpo(seed: int, **overrides: Any) -> Any:
+    """hpo's sampler; ``overrides`` replace fields of its :class:`hpo.scheduler.Proposer` (CONFIG's settings)."""
     import dataclasses
 
     from integrations.optuna import HPOSampler
 
-    kw = {} if config_beta is None else {"config_beta": config_beta}
-    sampler = HPOSampler(surrogate="gp", seed=seed, **kw)
-    if objective_beta is not None:  # not an HPOSampler argument (yet): set it on the proposer
-        sampler._proposer = dataclasses.replace(sampler._proposer, config_objective_beta=objective_beta)
+    sampler = HPOSampler(surrogate="gp", seed=seed)
+    if overrides:
+        sampler._proposer = dataclasses.replace(sampler._proposer, **overrides)
     return sampler
 
 
@@ -266,29 +266,39 @@ SAMPLERS: dict[str, Callable[[int], Any]] = {
 }
 
 
-def parse_variant(name: str) -> tuple[float | None, float | None] | None:
-    """``hpo-gp:b4:o1`` -> ``(config_beta=4, config_objective_beta=1)``; ``hpo-gp`` -> ``(None, None)``; else None.
+#: variant letters of ``hpo-gp:...`` names -> (Proposer field, type)
+VARIANT_FIELDS: dict[str, tuple[str, type]] = {
+    "b": ("config_beta", float),
+    "o": ("config_objective_beta", float),
+    "f": ("config_feasible_every", int),
+    "p": ("config_feasible_beta", float),
+    "q": ("config_feasible_objective_beta", float),
+    "w": ("config_widen", int),
+}
 
-    A ``:w`` part (see :func:`warps_constraints`) is allowed and ignored here.
+
+def parse_variant(name: str) -> dict[str, Any] | None:
+    """Proposer overrides of an hpo variant name, or None for a peer.
+
+    ``hpo-gp:b4:o1`` -> ``{"config_beta": 4.0, "config_objective_beta": 1.0}``; ``f<k>`` sets
+    ``config_feasible_every``, ``p<beta>`` ``config_feasible_beta``, ``nw`` turns the constraint warping off;
+    ``hpo-gp`` -> ``{}`` (the defaults).
     """
     parts = name.split(":")
     if parts[0] != "hpo-gp":
         return None
-    beta = obeta = None
+    out: dict[str, Any] = {}
     for p in parts[1:]:
-        if p.startswith("b") and p[1:]:
-            beta = float(p[1:])
-        elif p.startswith("o") and p[1:]:
-            obeta = float(p[1:])
-        elif p != "w":
-            raise ValueError(f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<objective beta>][:w]")
-    return beta, obeta
-
-
-def warps_constraints(name: str) -> bool:
-    """Experiment flag ``:w``: the sampler is *given* ``sign(g) * log1p(|g|)`` instead of ``g`` (same feasible set;
-    emulates a sign-preserving warping of the constraint models). Metrics always use the raw ``g``."""
-    return name.split(":")[0] == "hpo-gp" and "w" in name.split(":")[1:]
+        if p == "nw":
+            out["config_warp"] = False
+        elif p[:1] in VARIANT_FIELDS and p[1:]:
+            field_name, kind = VARIANT_FIELDS[p[0]]
+            out[field_name] = kind(p[1:])
+        else:
+            raise ValueError(
+                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:nw]"
+            )
+    return out
 
 
 def make_sampler(name: str, seed: int) -> Any:
@@ -299,7 +309,7 @@ def make_sampler(name: str, seed: int) -> Any:
     """
     variant = parse_variant(name)
     if variant is not None:
-        return _hpo(seed, *variant)
+        return _hpo(seed, **variant)
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}, hpo-gp:b<beta>:o<beta>")
     return SAMPLERS[name](seed)
@@ -321,7 +331,6 @@ def run_one(
     lo, hi = (b.numpy().astype(float) for b in fn.bounds)
     obj_wall: dict[int, float] = {}
     raw_g: dict[int, list[float]] = {}
-    warp = warps_constraints(sampler_name)
 
     def objective(trial: optuna.Trial) -> float:
         x = np.array([trial.suggest_float(f"x{i}", lo[i], hi[i]) for i in range(fn.dim)])
@@ -329,7 +338,7 @@ def run_one(
         f, g = evaluate(problem, x[None, :], fn)
         raw_g[trial.number] = [float(gi) for gi in g[0]]
         for i, gi in enumerate(g[0]):
-            trial.set_constraint(f"c{i}", float(np.sign(gi) * np.log1p(abs(gi))) if warp else float(gi))
+            trial.set_constraint(f"c{i}", float(gi))
         obj_wall[trial.number] = time.perf_counter() - t0
         return float(f[0])
 

@@ -121,6 +121,7 @@ class Study:
             n_startup_trials=config.get("n_startup_trials"),
             search_space=self.space.to_optuna(),
             config_beta=float(config.get("config_beta", 4.0)),
+            config_feasible_every=int(config.get("config_feasible_every", 2)),
         )
         self._optuna.sampler = self._sampler
 
@@ -339,7 +340,9 @@ class Study:
             return self._optuna.tell(number, [float(v) for v in values])
         return self._optuna.tell(number, state=st)
 
-    def _check_constraint_names(self, number: int, constraints: Mapping[str, float] | None, required: bool) -> None:
+    def _check_constraint_names(
+        self, number: int, constraints: Mapping[str, float] | None, required: bool
+    ) -> None:
         """Constraint names must match the study's declared ones (declared at creation, or by the first tell that
         gives constraints), so no constraint value is ever silently missing or misspelled."""
         names = {str(k) for k in (constraints or {})}
@@ -437,7 +440,9 @@ class Study:
             return
         for t in self._optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if t.system_attrs.get("hpo:worker_pid") in pids:
-                _storage.set_trial_system_attr(self._optuna, t.number, "hpo:fail_reason", "worker stopped (Ctrl-C)")
+                _storage.set_trial_system_attr(
+                    self._optuna, t.number, "hpo:fail_reason", "worker stopped (Ctrl-C)"
+                )
                 self._optuna.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
 
     def _run_one(self, objective: Callable[[dict[str, Any]], Any]) -> FrozenTrial:
@@ -609,6 +614,7 @@ def create_study(
     n_startup_trials: int | None = None,
     constraints: Sequence[str] | None = None,
     config_beta: float = 4.0,
+    config_feasible_every: int = 2,
 ) -> Study:
     """Create (or, with ``load_if_exists``, reopen) a study in an Optuna storage.
 
@@ -630,6 +636,8 @@ def create_study(
             first ``tell`` with constraints declares them when this is None. Every later trial must report exactly
             these names. Constrained studies are optimized with CONFIG (papers.md §1).
         config_beta: CONFIG's squared confidence multiplier for the constraints (default 4: 2 sigma).
+        config_feasible_every: every k-th trial of a constrained study takes a feasible-side step instead of
+            CONFIG's optimistic one (0: pure CONFIG); see docs/constrained.md.
 
     Raises:
         ValueError: a bad option (named in the message), or ``load_if_exists`` with a different stored space.
@@ -641,7 +649,10 @@ def create_study(
     sp = SearchSpace(space)
     dirs = _directions(direction, directions)
     Proposer(
-        surrogate=surrogate, acquisition=acquisition, n_startup_trials=n_startup_trials
+        surrogate=surrogate,
+        acquisition=acquisition,
+        n_startup_trials=n_startup_trials,
+        config_feasible_every=config_feasible_every,
     )  # validates options
     fid = Fidelity.coerce(fidelity)
     if fid is not None and len(dirs) > 1:
@@ -663,6 +674,7 @@ def create_study(
         "fidelity": None if fid is None else fid.to_dict(),
         "constraints": _constraint_names(constraints),
         "config_beta": _positive_float("config_beta", config_beta),
+        "config_feasible_every": int(config_feasible_every),
     }
     if stored is not None:
         if SearchSpace(stored["space"]) != sp:

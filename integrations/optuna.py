@@ -61,6 +61,9 @@ class HPOSampler(BaseSampler):
         config_beta: CONFIG's squared confidence multiplier for the constraints (constraints are handled by
             CONFIG whenever trials carry constraint values, set with Optuna 5's ``trial.set_constraint``).
         config_objective_beta: CONFIG's squared multiplier for the objective's lower bound.
+        config_feasible_every: every k-th trial takes a feasible-side step (objective LCB subject to the
+            constraints' *upper* bounds) instead of CONFIG's optimistic one; 0 turns it off (pure CONFIG). See
+            docs/constrained.md for why and what it changed.
         constraints_func: Optuna's deprecated way to give constraints: ``f(frozen_trial) -> [g_1, ...]`` called
             after each trial; values are stored in Optuna's own format.
         surrogate_options: keyword options for the surrogate's constructor, e.g.
@@ -81,6 +84,7 @@ class HPOSampler(BaseSampler):
         ucb_beta: float = 4.0,
         config_beta: float = 4.0,
         config_objective_beta: float | None = 1.0,
+        config_feasible_every: int = 2,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         surrogate_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -91,6 +95,7 @@ class HPOSampler(BaseSampler):
             ucb_beta=ucb_beta,
             config_beta=config_beta,
             config_objective_beta=config_objective_beta,
+            config_feasible_every=config_feasible_every,
             surrogate_options=dict(surrogate_options or {}),
         )
         if constraints_func is not None:
@@ -127,7 +132,9 @@ class HPOSampler(BaseSampler):
         space = SearchSpace.from_optuna(search_space)
         trials = study.get_trials(deepcopy=False)
         data = build_dataset(trials, space, study.directions, exclude_number=trial.number)
-        params, info = self._proposer.propose_with_info(data, space, seed=self._seed, trial_number=trial.number)
+        params, info = self._proposer.propose_with_info(
+            data, space, seed=self._seed, trial_number=trial.number
+        )
         if info["declared_infeasible"]:
             _declare_infeasible(study)
         return params

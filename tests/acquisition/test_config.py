@@ -54,6 +54,89 @@ def test_no_feasible_point_returns_least_violation_not_unconstrained_optimum():
     assert x[0] == pytest.approx(0.7, abs=0.02)
 
 
+def test_feasible_side_step_uses_upper_bounds():
+    # constraint mean 0.5 - x0, std 0.1: the pessimistic bound at beta 1 is 0.6 - x0 <= 0, so x0 >= 0.6
+    obj = _Toy(lambda X: X[:, 0])
+    con = _Toy(lambda X: 0.5 - X[:, 0])
+    acq = ConfigAcquisition(obj, [con], beta=9.0, objective_beta=0.0).feasible_side(1.0)
+    assert acq.pessimistic and acq.beta == 1.0 and acq.objective_beta == 0.0
+    v = acq(np.array([[0.55], [0.65]]))
+    assert v[0] < -INFEASIBLE_OFFSET and v[1] == pytest.approx(-0.65)
+    space = SearchSpace({"x": hpo.Float(0, 1)})
+    x, best = optimize_acquisition(acq, space, np.random.default_rng(0), n_raw=64)
+    assert x[0] == pytest.approx(0.6, abs=2e-3) and not is_declaration(best)
+
+
+def test_violation_is_summed_in_each_constraints_scale():
+    # two never-feasible constraints pulling apart: g1 = 1000 (1 + |x - 0.2|), g2 = 1 + |x - 0.8|
+    obj = _Toy(lambda X: 0 * X[:, 0], s=0.0)
+    g1 = _Toy(lambda X: 1000.0 * (1.0 + np.abs(X[:, 0] - 0.2)), s=0.0)
+    g2 = _Toy(lambda X: 1.0 + 2.0 * np.abs(X[:, 0] - 0.8), s=0.0)
+    X = np.array([[0.2], [0.8]])
+    raw = ConfigAcquisition(obj, [g1, g2], beta=0.0)(X)
+    assert raw[0] > raw[1]  # in raw units the constraint in thousands decides alone
+    scaled = ConfigAcquisition(obj, [g1, g2], beta=0.0, scales=[1000.0, 1.0])(X)
+    assert scaled[1] > scaled[0]  # in their own scales, |x - 0.8| weighs twice as much
+    with pytest.raises(ValueError, match="scales"):
+        ConfigAcquisition(obj, [g1, g2], scales=[1.0, 0.0])
+
+
+def test_warp_keeps_the_sign_and_order_and_is_unit_free():
+    from hpo.scheduler import warp_constraint
+
+    g = np.array([-3e4, -2.0, -0.1, 0.0, 0.5, 7.0, 4e6])
+    w = warp_constraint(g)
+    assert np.array_equal(np.sign(w), np.sign(g)) and np.all(np.diff(w) > 0)
+    assert np.allclose(warp_constraint(1e-3 * g), w)  # grams or kilograms: the same model input
+    assert np.abs(w).max() < 20  # the 1e6-fold tail is compressed to a few units
+
+
+def test_feasible_side_settings_are_checked(tmp_path):
+    from hpo.scheduler import Proposer
+
+    with pytest.raises(ValueError, match="config_feasible_every=-1"):
+        Proposer(config_feasible_every=-1)
+    with pytest.raises(ValueError, match="config_feasible_beta=nan"):
+        Proposer(config_feasible_beta=float("nan"))
+    with pytest.raises(ValueError, match="config_feasible_every=1.5"):
+        hpo.create_study(
+            space={"x": hpo.Float(0, 1)}, storage=f"sqlite:///{tmp_path}/s.db", config_feasible_every=1.5
+        )
+    assert HPOSampler(seed=0, config_feasible_every=0)._proposer.config_feasible_every == 0
+
+
+def test_widened_bounds_reach_further_from_the_data():
+    obj = _Toy(lambda X: X[:, 0])
+    con = _Toy(lambda X: 0.5 - X[:, 0])
+    acq = ConfigAcquisition(obj, [con], beta=1.0, objective_beta=1.0, scales=[2.0])
+    wide = acq.widened(4.0)
+    assert (wide.beta, wide.objective_beta, wide.scales.tolist()) == (4.0, 4.0, [2.0])
+    space = SearchSpace({"x": hpo.Float(0, 1)})
+    x1, _ = optimize_acquisition(acq, space, np.random.default_rng(0), n_raw=64)
+    x2, _ = optimize_acquisition(wide, space, np.random.default_rng(0), n_raw=64)
+    assert x1[0] == pytest.approx(0.4, abs=2e-3) and x2[0] == pytest.approx(0.3, abs=2e-3)
+
+
+def test_config_step_does_not_repeat_a_known_point():
+    """A 7x7 grid with feasibility iff a + b >= 0.75 and a linear objective: at the default betas CONFIG's step lands
+    next to the feasible corner trial (0, 0.75) already run; widening the bounds sends it where it can learn."""
+    from hpo.history import Dataset
+    from hpo.scheduler import Proposer
+
+    grid = np.linspace(0.0, 1.0, 7)
+    X = np.array([[a, b] for a in grid for b in grid] + [[0.0, 0.75]])
+    s = X.sum(axis=1)
+    g = np.where(s < 0.75 - 1e-9, 0.3, -0.5 * (s - 0.75))
+    data = Dataset(X=X, Y=s[:, None], G=g[:, None], constraint_names=("g",), X_pending=np.zeros((0, 2)))
+    space = SearchSpace({"a": hpo.Float(0, 1), "b": hpo.Float(0, 1)})
+    gaps = []
+    for widen in (0, 2):
+        p = Proposer(config_widen=widen, config_feasible_every=0)
+        x = space.encode([p.propose(data, space, seed=0, trial_number=len(X))])[0]
+        gaps.append(np.abs(X - x).max(axis=1).min())
+    assert gaps[0] < 0.01 <= gaps[1]
+
+
 def test_bad_beta_is_named():
     with pytest.raises(ValueError, match="beta=-1"):
         ConfigAcquisition(_Toy(lambda X: X[:, 0]), [_Toy(lambda X: X[:, 0])], beta=-1)
@@ -80,12 +163,11 @@ def test_feasible_problem_is_not_declared_infeasible_and_is_solved(seed):
     s = optuna.create_study(sampler=HPOSampler(seed=seed, n_startup_trials=6))
     s.optimize(_feasible, n_trials=20)
     assert not s.user_attrs.get(DECLARED_KEY, False)
-    # CONFIG approaches the constrained optimum (0.55, 0.65), value 0.245, from the optimistic side: the last
-    # proposals are near it with a small violation
-    last = s.trials[-1]
-    assert abs(last.params["x"] - 0.55) < 0.05 and abs(last.params["y"] - 0.65) < 0.05
-    assert abs(last.value - 0.245) < 0.02
-    assert last.constraints["g"] < 0.02
+    # the constrained optimum is (0.55, 0.65), value 0.245, on the constraint's boundary: CONFIG approaches it from
+    # the optimistic side, the feasible-side steps from inside; the best feasible trial ends next to it
+    best = s.best_trial
+    assert best.constraints["g"] <= 0 and best.value < 0.25
+    assert abs(best.params["x"] - 0.55) < 0.03 and abs(best.params["y"] - 0.65) < 0.03
 
 
 def test_infeasible_problem_is_declared_within_a_bounded_number_of_trials():

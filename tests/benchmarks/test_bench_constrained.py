@@ -62,11 +62,16 @@ def test_one_cheap_run_records_constraints() -> None:
 
 
 def test_hpo_variant_sets_betas() -> None:
-    assert bc.parse_variant("hpo-gp") == (None, None)
-    assert bc.parse_variant("hpo-gp:b4:o1") == (4.0, 1.0)
+    assert bc.parse_variant("hpo-gp") == {}
+    assert bc.parse_variant("hpo-gp:b4:o1") == {"config_beta": 4.0, "config_objective_beta": 1.0}
     assert bc.parse_variant("gp") is None
-    assert bc.parse_variant("hpo-gp:b1:w") == (1.0, None) and bc.warps_constraints("hpo-gp:b1:w")
-    assert not bc.warps_constraints("hpo-gp:b1") and not bc.warps_constraints("gp")
+    assert bc.parse_variant("hpo-gp:f0:p2:nw") == {
+        "config_feasible_every": 0,
+        "config_feasible_beta": 2.0,
+        "config_warp": False,
+    }
+    sampler = bc.make_sampler("hpo-gp:f3", 0)
+    assert sampler._proposer.config_feasible_every == 3
     s = bc.make_sampler("hpo-gp:b4:o1", 0)
     assert s._proposer.config_beta == 4.0 and s._proposer.config_objective_beta == 1.0
     with pytest.raises(ValueError):
