@@ -7,6 +7,10 @@ Example (the command behind the tables in docs/cqr_multifidelity.md)::
 
     python benchmarks/bench_multifidelity.py --report-only --out benchmarks/results/mf.json
 
+    # several files in one table (a later file's run of the same method, problem and seed replaces the earlier one)
+    python benchmarks/bench_multifidelity.py --report-only --out benchmarks/results/mf.json \
+        --merge benchmarks/results/mf_synetune.json
+
 Protocol (../shared/bench/README.md, family d), one worker, runs one after the other:
 
 * a problem trains step by step (one MLP ``partial_fit`` epoch, or one fidelity level of Augmented Hartmann, per
@@ -24,10 +28,15 @@ Methods:
   ASHA with Hyperband brackets, surrogate fitted on the rung-aggregated history (papers.md §2);
 * ``asha1-cqr``: the same with ``brackets=1`` (plain ASHA, every trial judged from the first rung, the paper's
   ASHA-CQR setting);
+* ``asha-cqr-local``: ``asha-cqr`` without quantile Thompson sampling's global steps (an ablation, see
+  ``acquisition/thompson.py``);
 * ``asha-random``: the same scheduler with a proposer that never leaves its scrambled Sobol design;
 * ``tpe-hyperband``: Optuna's ``TPESampler(multivariate=True, constant_liar=True)`` with the protocol's pruner
   (HyperbandPruner(1, 27, 3) for the MLP, SuccessiveHalvingPruner(1, 3) for Augmented Hartmann);
-* ``hpo-cqr-pruner``: ``HPOSampler(surrogate="cqr")`` with the same Optuna pruner (the plugin path).
+* ``hpo-cqr-pruner``: ``HPOSampler(surrogate="cqr")`` with the same Optuna pruner (the plugin path);
+* ``synetune-asha-cqr``: Syne Tune 0.16.0's ``ASHACQR`` (stopping-type ASHA, one bracket, grace period 1, eta 3,
+  its CQR searcher on each trial's last reported value), driven through its scheduler interface one trial at a
+  time. Needs the ``peers`` extra (``pip install -e .[peers]``: syne-tune 0.16.0 and huggingface_hub).
 """
 
 from __future__ import annotations
@@ -284,6 +293,82 @@ def _tpe(seed: int) -> Any:
     return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
 
 
+def _synetune_space(space: Mapping[str, Any]) -> dict[str, Any]:
+    """Syne Tune's config space for an hpo space (floats, integers, categoricals; no steps)."""
+    from syne_tune import config_space as cs
+
+    import hpo
+
+    out: dict[str, Any] = {}
+    for name, p in space.items():
+        if isinstance(p, hpo.Float):
+            out[name] = (cs.loguniform if p.log else cs.uniform)(float(p.low), float(p.high))
+        elif isinstance(p, hpo.Int):
+            out[name] = (cs.lograndint if p.log else cs.randint)(int(p.low), int(p.high))
+        else:
+            out[name] = cs.choice(list(p.choices))
+    return out
+
+
+def _run_synetune_asha_cqr(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
+    """Syne Tune 0.16.0's ``ASHACQR`` baseline (stopping-type ASHA, one bracket, grace period 1, eta 3, CQR searcher
+    on each trial's last value), driven sequentially through its scheduler interface: ``suggest`` ->
+    ``on_trial_add`` -> ``on_trial_result`` per step until it says STOP (then ``on_trial_remove``, as its Tuner does)
+    or the trial reaches ``max_t`` (then ``on_trial_complete``). Its bracket draw uses NumPy's global generator,
+    which is seeded here."""
+    import datetime as dt
+    import logging
+
+    from syne_tune.backend.trial_status import Trial
+    from syne_tune.optimizer.baselines import ASHACQR
+    from syne_tune.optimizer.scheduler import SchedulerDecision
+
+    logging.getLogger("syne_tune").setLevel(logging.ERROR)  # it warns about points_to_evaluate on every start
+    np.random.seed(seed)
+    scheduler = ASHACQR(
+        _synetune_space(problem.space()),
+        metric="value",
+        time_attr="step",
+        max_t=problem.max_steps,
+        do_minimize=True,
+        random_seed=seed,
+    )
+    used, events, trial_id = 0, [], 0
+    while used < budget:
+        suggestion = scheduler.suggest()
+        trial = Trial(trial_id=trial_id, config=suggestion.config, creation_time=dt.datetime.now())
+        trial_id += 1
+        scheduler.on_trial_add(trial)
+        stopped, value, steps, result = False, math.nan, 0, {}
+        for step, value in enumerate(problem.steps(trial.config), start=1):
+            used += 1
+            steps = step
+            result = {"value": value, "step": step}
+            if (
+                step < problem.max_steps
+                and scheduler.on_trial_result(trial, result) == SchedulerDecision.STOP
+            ):
+                stopped = True
+                scheduler.on_trial_remove(trial)
+                break
+        if not stopped:
+            scheduler.on_trial_complete(trial, result)
+        events.append({"used": used, "value": value, "steps": steps, "complete": not stopped})
+    return events
+
+
+def _run_hpo_cqr_local(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
+    """Ablation: ASHA+CQR with quantile Thompson sampling's global steps off (``global_share=0``, every proposal
+    gets the local candidates: the behaviour before 2026-11-28). The option is not a study setting, so its default
+    is overridden for this run only."""
+    from unittest import mock
+
+    from acquisition.thompson import QuantileThompson
+
+    with mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, {"global_share": 0.0}):
+        return _run_hpo(problem, seed, budget, surrogate="cqr")
+
+
 def _hpo_cqr_sampler(seed: int) -> Any:
     from integrations.optuna import HPOSampler
 
@@ -293,10 +378,12 @@ def _hpo_cqr_sampler(seed: int) -> Any:
 METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     "asha-cqr": lambda p, s, b: _run_hpo(p, s, b, surrogate="cqr"),
     "asha1-cqr": lambda p, s, b: _run_hpo(p, s, b, surrogate="cqr", brackets=1),
+    "asha-cqr-local": _run_hpo_cqr_local,
     "asha-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp"),
     "asha-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9),
     "tpe-hyperband": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_tpe(s)),
     "hpo-cqr-pruner": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_hpo_cqr_sampler(s)),
+    "synetune-asha-cqr": _run_synetune_asha_cqr,
 }
 
 
@@ -419,6 +506,17 @@ def _save(path: Path, meta: dict, runs: list[Run]) -> None:
     os.replace(tmp, path)
 
 
+def _merge_runs(files: Sequence[Mapping[str, Any]]) -> tuple[list[Run], dict[str, Any]]:
+    """The runs of several result files, later files replacing runs of the same (method, problem, seed)."""
+    by_key: dict[tuple[str, str, int], Run] = {}
+    sessions: list[str] = []
+    for data in files:
+        sessions += list(data.get("meta", {}).get("sessions", []))
+        for r in data["runs"]:
+            by_key[(r["method"], r["problem"], r["seed"])] = r
+    return list(by_key.values()), {"sessions": sessions}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     parser = argparse.ArgumentParser(
@@ -431,10 +529,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mf.json"))
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--merge",
+        default="",
+        help="with --report-only: comma-separated further result files; a run of the same (method, problem, seed)"
+        " in a later file replaces the earlier one",
+    )
     args = parser.parse_args(argv[1:])
     if args.report_only:
         data = json.loads(args.out.read_text())
-        print(report(data["runs"], data.get("meta")))
+        runs, meta = _merge_runs(
+            [data] + [json.loads(Path(f).read_text()) for f in args.merge.split(",") if f]
+        )
+        print(report(runs, meta))
         return 0
     import optuna
 

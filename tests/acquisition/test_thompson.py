@@ -62,7 +62,8 @@ def test_optimize_finds_the_bowl_minimum_in_10d_thanks_to_local_candidates():
     space = SearchSpace({f"x{i}": hpo.Float(0.0, 1.0) for i in range(10)})
     c = np.full(10, 0.37)
     inc = (c + 0.05)[None, :]
-    acq = QuantileThompson(_Bowl(c, width=1e-3), n_random=1000, n_local=1000)
+    # global_share=0: every proposal gets the local candidates (a global step would ignore the incumbent)
+    acq = QuantileThompson(_Bowl(c, width=1e-3), n_random=1000, n_local=1000, global_share=0.0)
     x, val = acq.optimize(space, np.random.default_rng(0), incumbents=inc, exclude=None)
     assert x.shape == (10,)
     assert ((x - c) ** 2).sum() < ((inc[0] - c) ** 2).sum()  # improved on the incumbent
@@ -144,3 +145,39 @@ def test_hpo_sampler_with_cqr_on_a_mixed_space_is_reproducible():
         runs.append([t.params for t in s.trials])
     assert runs[0] == runs[1]
     assert len({tuple(p.items()) for p in runs[0]}) == 11
+
+
+def test_global_steps_choose_among_uniform_candidates_only():
+    """With ``global_share`` a proposal ignores the incumbents with that probability (drawn from the proposal's
+    generator): its winner is then one of the uniform candidates, never a perturbation of the incumbent, although
+    the incumbent's neighbourhood has the lowest quantiles."""
+    space = SearchSpace({f"x{i}": hpo.Float(0.0, 1.0) for i in range(6)})
+    c = np.full(6, 0.3)
+    inc = (c + 0.01)[None, :]
+    local_wins = 0
+    for s in range(40):
+        x_loc, _ = QuantileThompson(_Bowl(c), n_random=200, n_local=200, global_share=0.0).optimize(
+            space, np.random.default_rng(s), incumbents=inc
+        )
+        local_wins += np.abs(x_loc - inc[0]).max() < 0.1
+        # global_share=1: the candidates are exactly the uniform set the same generator yields without incumbents
+        rng = np.random.default_rng(s)
+        x_glob, _ = QuantileThompson(_Bowl(c), n_random=200, n_local=200, global_share=1.0).optimize(
+            space, rng, incumbents=inc
+        )
+        ref = np.random.default_rng(s)
+        ref.random()  # the share's coin
+        uniform = candidate_set(space, ref, incumbents=None, n_random=200, n_local=200)
+        assert np.any(np.all(np.isclose(uniform, x_glob), axis=1))
+    assert local_wins == 40  # without global steps the bowl's minimum next to the incumbent always wins
+    shares = []
+    for share in (0.0, 0.3):
+        acq = QuantileThompson(_Bowl(c), n_random=200, n_local=200, global_share=share)
+        far = [
+            np.abs(acq.optimize(space, np.random.default_rng(s), incumbents=inc)[0] - inc[0]).max() >= 0.1
+            for s in range(200)
+        ]
+        shares.append(np.mean(far))
+    assert shares[0] == 0.0 and 0.15 < shares[1] < 0.45
+    with pytest.raises(ValueError, match="global_share"):
+        QuantileThompson(_Bowl(c), global_share=1.5)

@@ -1,0 +1,90 @@
+"""Fast checks of benchmarks/bench_multifidelity.py: the resource accounting of the metric, and one short run of each
+loop (hpo's ASHA and the Syne Tune ASHA-CQR adapter, when syne-tune is installed) on Augmented Hartmann."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("botorch")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root holds benchmarks/
+
+from benchmarks import bench_multifidelity as bm  # noqa: E402
+
+
+def _run(events: list[dict], budget: int = 90, optimum: float | None = -3.0, reference: float = 0.0) -> dict:
+    return {
+        "method": "m",
+        "problem": "p",
+        "seed": 0,
+        "budget": budget,
+        "max_steps": 9,
+        "optimum": optimum,
+        "reference": reference,
+        "events": events,
+    }
+
+
+def test_best_at_counts_only_full_trainings_finished_within_the_resource() -> None:
+    events = [
+        {"used": 9, "value": -1.0, "steps": 9, "complete": True},
+        {"used": 10, "value": -2.9, "steps": 1, "complete": False},  # pruned: never counts
+        {"used": 19, "value": -1.5, "steps": 9, "complete": True},
+        {"used": 60, "value": -2.4, "steps": 9, "complete": True},
+    ]
+    run = _run(events)
+    assert bm.best_at(run, 9) == -1.0
+    assert bm.best_at(run, 18.9) == -1.0
+    assert bm.best_at(run, 19) == -1.5
+    assert bm.best_at(run, math.inf) == -2.4
+    assert bm.best_at(_run(events[1:2]), math.inf) is None
+    # checkpoints 25/50/100 % of 90: 22.5 -> -1.5, 45 -> -1.5, 90 -> -2.4; nr = (best + 3) / 3
+    assert bm.regrets(run, {}) == pytest.approx([1.5 / 3, 1.5 / 3, 0.6 / 3])
+    assert bm.regrets(_run([]), {}) == [1.0, 1.0, 1.0]
+
+
+def _check_events(events: list[dict], budget: int, max_steps: int) -> None:
+    assert events, "no trial ran"
+    used = [e["used"] for e in events]
+    assert used == sorted(used) and used[-1] >= budget and used[-2] < budget  # stops at the first crossing
+    assert sum(e["steps"] for e in events) == used[-1]  # every step is one unit of resource
+    for e in events:
+        assert 1 <= e["steps"] <= max_steps
+        assert e["complete"] == (e["steps"] == max_steps)
+
+
+def test_hpo_asha_loop_spends_the_budget_step_by_step() -> None:
+    problem = bm.MF_PROBLEMS["mf_aug_hartmann"]
+    events = bm.METHODS["asha-random"](problem, 0, 4 * problem.max_steps)
+    _check_events(events, 4 * problem.max_steps, problem.max_steps)
+    assert any(not e["complete"] for e in events) or len(events) <= 4
+
+
+def test_synetune_asha_cqr_adapter() -> None:
+    """Syne Tune's ASHACQR through the adapter: a short budget, the same accounting, stopped trials, and the same
+    events for the same seed (its bracket draw and searcher are seeded)."""
+    pytest.importorskip("syne_tune")
+    pytest.importorskip("huggingface_hub")
+    problem = bm.MF_PROBLEMS["mf_aug_hartmann"]
+    budget = 6 * problem.max_steps
+    events = bm.METHODS["synetune-asha-cqr"](problem, 3, budget)
+    _check_events(events, budget, problem.max_steps)
+    assert any(not e["complete"] for e in events)  # ASHA from step 1 with eta 3 stops someone in 54 steps
+    assert bm.METHODS["synetune-asha-cqr"](problem, 3, budget) == events
+    assert bm._synetune_space(problem.space()).keys() == problem.space().keys()
+
+
+def test_merge_runs_later_files_replace_the_same_method_problem_and_seed() -> None:
+    a = {"meta": {"sessions": ["first"]}, "runs": [_run([]) | {"seed": 0}, _run([]) | {"seed": 1}]}
+    newer = _run([{"used": 9, "value": -2.0, "steps": 9, "complete": True}]) | {"seed": 1}
+    other = _run([]) | {"method": "n", "seed": 1}
+    b = {"meta": {"sessions": ["second"]}, "runs": [newer, other]}
+    runs, meta = bm._merge_runs([a, b])
+    assert meta == {"sessions": ["first", "second"]}
+    assert len(runs) == 3
+    by = {(r["method"], r["seed"]): r for r in runs}
+    assert by[("m", 1)] is newer and by[("m", 0)]["events"] == [] and by[("n", 1)] is other
