@@ -68,6 +68,11 @@ def test_trust_region_replays_turbo_counters() -> None:
     assert length == 0.8 / 2**5  # halved after every 4 failures
     _, length, _ = trust_region(np.tile(X, (2, 1)), np.concatenate([stuck, np.full(50, 5.0)]))
     assert length == 0.8 / 2**3  # below 2^-7 it restarted at 0.8
+    # the failure tolerance is max(4, d / 10): 4 in 40-D, 10 in 100-D
+    for d, tol in ((40, 4), (100, 10)):
+        Xd = np.random.default_rng(1).random((30, d))
+        _, length, _ = trust_region(Xd, stuck)
+        assert length == 0.8 / 2 ** (20 // tol)
 
 
 def test_optimizer_stays_in_trust_region_on_mixed_space() -> None:
@@ -88,6 +93,62 @@ def test_optimizer_stays_in_trust_region_on_mixed_space() -> None:
     assert np.array_equal(space.round_encoded(x[None]), x[None])  # admissible
     assert np.all(np.abs(x - centre)[~free] <= 0.5 * length + 0.05)
     assert free[3:].all()  # the one-hot block is free
+
+
+def test_own_optimizer_searches_inside_the_trust_region_box() -> None:
+    """GOUCB.optimize keeps continuous columns within the box (as bounds, not only a penalty), returns admissible
+    points, is a pure function of the rng, and is not beaten by a dense random search of the same box."""
+    space = SearchSpace(
+        {"a": Float(0.0, 1.0), "b": Float(1e-3, 1.0, log=True), "k": Int(1, 5), "c": Categorical(["x", "y"])}
+    )
+    rng = np.random.default_rng(1)
+    X = space.round_encoded(space.sample(30, rng))
+    y = (X[:, 0] - 0.7) ** 2 + X[:, 1] + 0.1 * X[:, 3]
+    model = GOUCBSurrogate(seed=0, **SMALL).fit(X, y)
+    acq = make_acquisition("goucb", model, y, rng, goucb_n_raw=128, goucb_n_restarts=3)
+    assert (acq.n_raw, acq.n_restarts, acq.maxiter) == (128, 3, 50)
+    centre, length, free = acq.region
+    lo, hi = acq.box(space.dim)
+    assert np.all(lo[free] == 0.0) and np.all(hi[free] == 1.0)
+    np.testing.assert_allclose(lo[~free], np.maximum(centre - length / 2, 0.0)[~free])
+    np.testing.assert_allclose(hi[~free], np.minimum(centre + length / 2, 1.0)[~free])
+    inc = X[np.argsort(y)[:3]]
+    x, value = acq.optimize(space, np.random.default_rng(5), incumbents=inc, exclude=X)
+    x2, value2 = acq.optimize(space, np.random.default_rng(5), incumbents=inc, exclude=X)
+    assert np.array_equal(x, x2) and value == value2
+    assert np.array_equal(space.round_encoded(x[None]), x[None])
+    cont = space.continuous_mask
+    assert np.all(x[cont] >= lo[cont] - 1e-12) and np.all(x[cont] <= hi[cont] + 1e-12)
+    assert value == pytest.approx(float(acq(x[None])[0]))
+    dense = space.round_encoded(lo + (hi - lo) * np.random.default_rng(9).random((4000, space.dim)))
+    assert value >= float(np.max(acq(dense))) - 1e-6
+
+
+def test_own_optimizer_without_region_is_the_shared_optimizer() -> None:
+    model, X, y = _model()
+    space = SearchSpace({f"x{i}": Float(0.0, 1.0) for i in range(3)})
+    acq = make_acquisition("goucb", model, y, np.random.default_rng(0), goucb_trust_region=False)
+    assert acq.region is None
+    x, v = acq.optimize(space, np.random.default_rng(3), incumbents=X[:2], exclude=X)
+    x_ref, v_ref = optimize_acquisition(
+        acq,
+        space,
+        np.random.default_rng(3),
+        n_raw=acq.n_raw,
+        n_restarts=acq.n_restarts,
+        incumbents=X[:2],
+        exclude=X,
+        maxiter=acq.maxiter,
+    )
+    np.testing.assert_array_equal(x, x_ref)
+    assert v == v_ref
+
+
+def test_bad_optimizer_budgets_are_named() -> None:
+    model, _, y = _model()
+    for name in ("n_raw", "n_restarts", "maxiter"):
+        with pytest.raises(ValueError, match=name):
+            GOUCB(model, beta=1.0, **{name: 0})
 
 
 # ------------------------------------------------------------------ entry points

@@ -200,3 +200,35 @@ def test_realizable_search_gets_close_to_the_optimum() -> None:
         X = np.concatenate([X, space.encode([cfg])])
     regret = (f(X).min() - opt) / (ref - opt)
     assert regret < 0.02, regret
+
+
+@pytest.mark.parametrize(("hidden", "activation"), [((6, 5), "silu"), ((7,), "tanh"), ((4, 6, 5), "silu")])
+def test_hand_written_training_step_matches_autograd_adamw(hidden: tuple[int, ...], activation: str) -> None:
+    """The training loop's own backward pass and AdamW give what autograd and ``torch.optim.AdamW`` give."""
+    X, y = _data(n=7, d=3)  # fewer than 8 points: nothing held out, every point trains every member
+    opts = {
+        "activation": activation,
+        "hidden": hidden,
+        "n_ensemble": 3,
+        "max_epochs": 4,
+        "min_epochs": 10,
+        "lr": 0.05,
+        "weight_decay": 0.1,
+    }
+    model = GOUCBSurrogate(seed=2, **opts).fit(X, y)
+    assert model.best_step_.tolist() == [4, 4, 4]  # no held-out read before min_epochs: last weights kept
+
+    gen = torch.Generator().manual_seed(int(np.random.SeedSequence(2).generate_state(1)[0]))
+    params = model._init_params(3, gen)
+    init = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=0.05, weight_decay=0.1)
+    Xt = torch.as_tensor(X)
+    z = torch.as_tensor((y - y.mean()) / y.std())
+    for _ in range(4):
+        opt.zero_grad()
+        ((model._forward(params, Xt) - z) ** 2).mean(1).sum().backward()
+        opt.step()
+    assert not torch.allclose(init[0], params[0].detach(), atol=1e-3)  # the weights did move
+    for mine, ref in zip(model.params_, params, strict=True):
+        assert mine.dtype == torch.float64 and mine.shape == ref.shape
+        np.testing.assert_allclose(mine.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-5)
