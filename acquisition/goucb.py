@@ -43,10 +43,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.stats import qmc
 
-from acquisition.optimize import _scores, optimize_acquisition
+from acquisition.optimize import _scores, lbfgsb_batch, neighbour_climb, optimize_acquisition
 from acquisition.ucb import UCB
 
 __all__ = ["GOUCB", "beta_schedule", "trust_region", "from_model"]
@@ -186,59 +185,15 @@ class GOUCB(UCB):
         has_discrete = bool(space.discrete_columns)
         for _ in range(2):
             if cont.any():
-                cand = space.round_encoded(_lbfgsb_box(self, cur, cont, lo, hi, self.maxiter))
+                cand = space.round_encoded(lbfgsb_batch(self, cur, cont, self.maxiter, lo, hi))
                 cand_s = _scores(self, cand, exclude)
                 better = cand_s > cur_s
                 cur = np.where(better[:, None], cand, cur)
                 cur_s = np.where(better, cand_s, cur_s)
-            if not has_discrete:
-                break
-            moved = False
-            for i in range(len(cur)):
-                for _step in range(20):
-                    nb = space.neighbours(cur[i])
-                    if len(nb) == 0:
-                        break
-                    nb_s = _scores(self, nb, exclude)
-                    j = int(np.argmax(nb_s))
-                    if nb_s[j] <= cur_s[i]:
-                        break
-                    cur[i], cur_s[i] = nb[j], nb_s[j]
-                    moved = True
-            if not moved:
+            if not has_discrete or not neighbour_climb(self, space, cur, cur_s, exclude):
                 break
         best = int(np.argmax(cur_s))
         return cur[best].copy(), float(cur_s[best])
-
-
-def _lbfgsb_box(
-    acq, X: np.ndarray, mask: np.ndarray, lo: np.ndarray, hi: np.ndarray, maxiter: int
-) -> np.ndarray:
-    """Batched L-BFGS-B on the ``mask`` columns of every row of ``X`` within ``[lo, hi]`` (other columns fixed)."""
-    k = X.shape[0]
-    m = int(mask.sum())
-    base = X.copy()
-
-    def f(z: np.ndarray) -> tuple[float, np.ndarray]:
-        Y = base.copy()
-        Y[:, mask] = z.reshape(k, m)
-        v, g = acq.value_and_grad(Y)
-        v = np.where(np.isfinite(v), v, -1e10)
-        g = np.where(np.isfinite(g), g, 0.0)
-        return float(-v.sum()), -g[:, mask].reshape(-1)
-
-    bounds = list(zip(np.tile(lo[mask], k), np.tile(hi[mask], k), strict=True))
-    res = minimize(
-        f,
-        np.clip(base[:, mask], lo[mask], hi[mask]).reshape(-1),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": maxiter},
-    )
-    out = base.copy()
-    out[:, mask] = np.clip(res.x.reshape(k, m), lo[mask], hi[mask])
-    return out
 
 
 def from_model(

@@ -24,7 +24,7 @@ from scipy.stats import qmc
 
 from acquisition.base import Acquisition
 
-__all__ = ["optimize_acquisition"]
+__all__ = ["lbfgsb_batch", "neighbour_climb", "optimize_acquisition"]
 
 
 def _dedupe_mask(X: np.ndarray, exclude: np.ndarray | None, tol: float = 1e-9) -> np.ndarray:
@@ -42,9 +42,19 @@ def _scores(acq: Acquisition, X: np.ndarray, exclude: np.ndarray | None) -> np.n
     return np.where(dup, -1e300, v)
 
 
-def _lbfgsb(acq: Acquisition, X: np.ndarray, mask: np.ndarray, maxiter: int) -> np.ndarray:
-    """Batched L-BFGS-B on the ``mask`` columns of every row of ``X`` (other columns fixed)."""
-    k, _ = X.shape
+def lbfgsb_batch(
+    acq: Acquisition,
+    X: np.ndarray,
+    mask: np.ndarray,
+    maxiter: int,
+    lo: np.ndarray | None = None,
+    hi: np.ndarray | None = None,
+) -> np.ndarray:
+    """Batched L-BFGS-B on the ``mask`` columns of every row of ``X`` within ``[lo, hi]`` (default: the unit cube;
+    other columns fixed). One scipy run over all rows: the rows' scores are summed, each gradient is its own."""
+    k, d = X.shape
+    lo = np.zeros(d) if lo is None else np.asarray(lo, dtype=float)
+    hi = np.ones(d) if hi is None else np.asarray(hi, dtype=float)
     m = int(mask.sum())
     base = X.copy()
 
@@ -58,14 +68,14 @@ def _lbfgsb(acq: Acquisition, X: np.ndarray, mask: np.ndarray, maxiter: int) -> 
 
     res = minimize(
         f,
-        base[:, mask].reshape(-1),
+        np.clip(base[:, mask], lo[mask], hi[mask]).reshape(-1),
         jac=True,
         method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * (k * m),
+        bounds=list(zip(np.tile(lo[mask], k), np.tile(hi[mask], k), strict=True)),
         options={"maxiter": maxiter},
     )
     out = base.copy()
-    out[:, mask] = np.clip(res.x.reshape(k, m), 0.0, 1.0)
+    out[:, mask] = np.clip(res.x.reshape(k, m), lo[mask], hi[mask])
     return out
 
 
@@ -133,28 +143,34 @@ def optimize_acquisition(
     for _ in range(2):
         if cont.any():
             if acq.differentiable:
-                cand = space.round_encoded(_lbfgsb(acq, cur, cont, maxiter))
+                cand = space.round_encoded(lbfgsb_batch(acq, cur, cont, maxiter))
                 cand_s = _scores(acq, cand, exclude)
                 better = cand_s > cur_s
                 cur = np.where(better[:, None], cand, cur)
                 cur_s = np.where(better, cand_s, cur_s)
             else:
                 cur, cur_s = _pattern_search(acq, space, cur, cur_s, cont, rng, exclude)
-        if not has_discrete:
-            break
-        moved = False
-        for i in range(len(cur)):
-            for _step in range(20):
-                nb = space.neighbours(cur[i])
-                if len(nb) == 0:
-                    break
-                nb_s = _scores(acq, nb, exclude)
-                j = int(np.argmax(nb_s))
-                if nb_s[j] <= cur_s[i]:
-                    break
-                cur[i], cur_s[i] = nb[j], nb_s[j]
-                moved = True
-        if not moved:
+        if not has_discrete or not neighbour_climb(acq, space, cur, cur_s, exclude):
             break
     best = int(np.argmax(cur_s))
     return cur[best].copy(), float(cur_s[best])
+
+
+def neighbour_climb(acq, space, cur: np.ndarray, cur_s: np.ndarray, exclude: np.ndarray | None) -> bool:
+    """Greedy moves to the best-scoring discrete neighbour (20 at most per point), in place on ``cur``/``cur_s``.
+
+    Returns whether any point moved (the callers alternate this with continuous refinement until nothing moves).
+    """
+    moved = False
+    for i in range(len(cur)):
+        for _step in range(20):
+            nb = space.neighbours(cur[i])
+            if len(nb) == 0:
+                break
+            nb_s = _scores(acq, nb, exclude)
+            j = int(np.argmax(nb_s))
+            if nb_s[j] <= cur_s[i]:
+                break
+            cur[i], cur_s[i] = nb[j], nb_s[j]
+            moved = True
+    return moved
