@@ -101,6 +101,7 @@ class Proposer:
         config_feasible_beta: squared confidence multiplier of the feasible-side step's upper bounds.
         config_feasible_objective_beta: squared multiplier of the objective's LCB in the feasible-side step
             (None: ``config_objective_beta``).
+        config_feasible_first: until a feasible trial exists, every model-based trial takes the feasible-side step.
         config_widen: when CONFIG's step lands within 1 % of the box (in every coordinate) of a trial already
             run, both betas are multiplied by 4 and the step is solved again, up to this many times. Repeating a
             known point of a noise-free objective means the model's bounds are narrower than its errors (seen on
@@ -124,6 +125,7 @@ class Proposer:
     config_feasible_beta: float = 0.25
     config_feasible_objective_beta: float | None = None
     config_widen: int = 2
+    config_feasible_first: bool = True
     surrogate_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -188,7 +190,10 @@ class Proposer:
 
         rng = proposal_rng(seed, trial_number)
         every = self.config_feasible_every
-        feasible_side = every > 0 and (trial_number + 1) % every == 0
+        feasible_side = every > 0 and (
+            (trial_number + 1) % every == 0
+            or (self.config_feasible_first and data.G.shape[1] > 0 and not data.feasible.any())
+        )
         with single_threaded():
             x = self._model_based(data, space, rng, info, feasible_side=feasible_side)
         return space.decode(x[None, :])[0], info

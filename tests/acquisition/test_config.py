@@ -137,6 +137,38 @@ def test_config_step_does_not_repeat_a_known_point():
     assert gaps[0] < 0.01 <= gaps[1]
 
 
+def test_which_trials_take_the_feasible_side_step(monkeypatch):
+    from hpo.history import Dataset
+    from hpo.scheduler import Proposer
+
+    seen = []
+
+    def record(self, data, space, rng, info, feasible_side=False):
+        seen.append(feasible_side)
+        return np.full(space.dim, 0.5)
+
+    monkeypatch.setattr(Proposer, "_model_based", record)
+    space = SearchSpace({"x": hpo.Float(0, 1)})
+    X = np.array([[0.1], [0.6], [0.9]])
+
+    def data(g):
+        return Dataset(
+            X=X, Y=X.copy(), G=np.array(g)[:, None], constraint_names=("g",), X_pending=np.zeros((0, 1))
+        )
+
+    none_feasible, one_feasible = data([1.0, 2.0, 3.0]), data([1.0, -2.0, 3.0])
+    for proposer, d, number in [
+        (Proposer(n_startup_trials=2), none_feasible, 4),  # no feasible trial yet: every trial
+        (Proposer(n_startup_trials=2), none_feasible, 5),
+        (Proposer(n_startup_trials=2), one_feasible, 4),  # then every second trial (by number)
+        (Proposer(n_startup_trials=2), one_feasible, 5),
+        (Proposer(n_startup_trials=2, config_feasible_first=False), none_feasible, 4),
+        (Proposer(n_startup_trials=2, config_feasible_every=0), none_feasible, 5),  # pure CONFIG
+    ]:
+        proposer.propose(d, space, seed=0, trial_number=number)
+    assert seen == [True, True, False, True, False, False]
+
+
 def test_bad_beta_is_named():
     with pytest.raises(ValueError, match="beta=-1"):
         ConfigAcquisition(_Toy(lambda X: X[:, 0]), [_Toy(lambda X: X[:, 0])], beta=-1)

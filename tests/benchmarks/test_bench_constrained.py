@@ -70,6 +70,7 @@ def test_hpo_variant_sets_betas() -> None:
         "config_feasible_beta": 2.0,
         "config_warp": False,
     }
+    assert bc.parse_variant("hpo-gp:nff:w0") == {"config_feasible_first": False, "config_widen": 0}
     sampler = bc.make_sampler("hpo-gp:f3", 0)
     assert sampler._proposer.config_feasible_every == 3
     s = bc.make_sampler("hpo-gp:b4:o1", 0)
