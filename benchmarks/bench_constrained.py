@@ -282,7 +282,7 @@ def parse_variant(name: str) -> dict[str, Any] | None:
 
     ``hpo-gp:b4:o1`` -> ``{"config_beta": 4.0, "config_objective_beta": 1.0}``; ``f<k>`` sets
     ``config_feasible_every``, ``p<beta>`` ``config_feasible_beta``, ``q<beta>`` its objective beta, ``w<k>``
-    ``config_widen``, ``nw`` turns the constraint warping off, ``ff``/``nff`` turn ``config_feasible_first`` on/off;
+    ``config_widen``, ``nw`` turns the constraint warping off, ``ff``/``nff`` turn ``config_feasible_first`` on/off, ``st``/``nst`` ``config_feasible_streak``;
     ``hpo-gp`` -> ``{}`` (the defaults).
     """
     parts = name.split(":")
@@ -296,12 +296,16 @@ def parse_variant(name: str) -> dict[str, Any] | None:
             out["config_feasible_first"] = True
         elif p == "nff":
             out["config_feasible_first"] = False
+        elif p == "st":
+            out["config_feasible_streak"] = True
+        elif p == "nst":
+            out["config_feasible_streak"] = False
         elif p[:1] in VARIANT_FIELDS and p[1:]:
             field_name, kind = VARIANT_FIELDS[p[0]]
             out[field_name] = kind(p[1:])
         else:
             raise ValueError(
-                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:nw][:ff|:nff]"
+                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:nw][:ff|:nff][:st|:nst]"
             )
     return out
 

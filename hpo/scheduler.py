@@ -60,6 +60,22 @@ def warp_constraint(g: np.ndarray) -> np.ndarray:
     return np.sign(g) * np.log1p(np.abs(g) / s)
 
 
+def _last_was_feasible_improvement(data: Dataset, trial_number: int) -> bool:
+    """Whether the latest finished trial before ``trial_number`` is feasible and beats every earlier feasible one."""
+    if data.G.shape[1] == 0 or len(data.numbers) != data.n or data.n < 2:
+        return False
+    numbers = np.asarray(data.numbers)
+    before = numbers < trial_number
+    if not before.any():
+        return False
+    last = int(np.argmax(np.where(before, numbers, -1)))
+    feasible = data.feasible
+    if not feasible[last]:
+        return False
+    earlier = feasible & (numbers < numbers[last])
+    return not earlier.any() or bool(data.y[last] < data.y[earlier].min())
+
+
 def _scalarize(Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """ParEGO's augmented Chebyshev scalarization of ``(n, k)`` minimize-oriented objectives -> ``(n,)``."""
     lo, hi = Y.min(axis=0), Y.max(axis=0)
@@ -94,7 +110,8 @@ class Proposer:
             of 1e4 on most of the space, 1e7 near a corner) no longer dominate the GP's fit and its scale.
         config_feasible_every: every k-th trial (by trial number) takes a *feasible-side* step instead of CONFIG's
             optimistic one: the objective's LCB subject to every constraint's *upper* bound ``<= 0``, or, when no
-            point is feasible with that confidence, the point of least pessimistic violation. 0 disables it.
+            point is feasible with that confidence, the point of least pessimistic violation. 0 disables it (and
+            the two rules below).
             CONFIG approaches an active constraint from the infeasible side (its optimistic set is larger than the
             feasible one); only feasible trials count as results, and the measured feasible share of CONFIG's
             trials was half of Optuna's GPSampler's (docs/constrained.md).
@@ -102,6 +119,8 @@ class Proposer:
         config_feasible_objective_beta: squared multiplier of the objective's LCB in the feasible-side step
             (None: ``config_objective_beta``).
         config_feasible_first: until a feasible trial exists, every model-based trial takes the feasible-side step.
+        config_feasible_streak: after a trial that improved the best feasible value, the next trial takes the
+            feasible-side step too (a local streak while feasible steps pay off).
         config_widen: when CONFIG's step lands within 1 % of the box (in every coordinate) of a trial already
             run, both betas are multiplied by 4 and the step is solved again, up to this many times. Repeating a
             known point of a noise-free objective means the model's bounds are narrower than its errors (seen on
@@ -126,6 +145,7 @@ class Proposer:
     config_feasible_objective_beta: float | None = None
     config_widen: int = 2
     config_feasible_first: bool = True
+    config_feasible_streak: bool = True
     surrogate_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -193,6 +213,7 @@ class Proposer:
         feasible_side = every > 0 and (
             (trial_number + 1) % every == 0
             or (self.config_feasible_first and data.G.shape[1] > 0 and not data.feasible.any())
+            or (self.config_feasible_streak and _last_was_feasible_improvement(data, trial_number))
         )
         with single_threaded():
             x = self._model_based(data, space, rng, info, feasible_side=feasible_side)

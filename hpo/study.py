@@ -637,7 +637,8 @@ def create_study(
             these names. Constrained studies are optimized with CONFIG (papers.md §1).
         config_beta: CONFIG's squared confidence multiplier for the constraints (default 4: 2 sigma).
         config_feasible_every: every k-th trial of a constrained study takes a feasible-side step instead of
-            CONFIG's optimistic one (0: pure CONFIG); see docs/constrained.md.
+            CONFIG's optimistic one, as does every trial before a first feasible one and after a feasible
+            improvement (0: pure CONFIG); see docs/constrained.md.
 
     Raises:
         ValueError: a bad option (named in the message), or ``load_if_exists`` with a different stored space.

@@ -62,7 +62,8 @@ class HPOSampler(BaseSampler):
             CONFIG whenever trials carry constraint values, set with Optuna 5's ``trial.set_constraint``).
         config_objective_beta: CONFIG's squared multiplier for the objective's lower bound.
         config_feasible_every: every k-th trial takes a feasible-side step (objective LCB subject to the
-            constraints' *upper* bounds) instead of CONFIG's optimistic one; 0 turns it off (pure CONFIG). See
+            constraints' *upper* bounds) instead of CONFIG's optimistic one, and so does every trial before a first
+            feasible one and after a feasible improvement; 0 turns all of it off (pure CONFIG). See
             docs/constrained.md for why and what it changed.
         constraints_func: Optuna's deprecated way to give constraints: ``f(frozen_trial) -> [g_1, ...]`` called
             after each trial; values are stored in Optuna's own format.

@@ -167,6 +167,30 @@ def test_which_trials_take_the_feasible_side_step(monkeypatch):
     ]:
         proposer.propose(d, space, seed=0, trial_number=number)
     assert seen == [True, True, False, True, False, False]
+    # after a trial that improved the best feasible value (the latest by number), the streak continues
+    seen.clear()
+    improved = Dataset(
+        X=X,
+        Y=np.array([[0.5], [0.3], [0.1]]),
+        G=np.array([[-1.0], [-1.0], [-1.0]]),
+        constraint_names=("g",),
+        X_pending=np.zeros((0, 1)),
+        numbers=(0, 1, 3),
+    )
+    worse = Dataset(
+        X=X,
+        Y=np.array([[0.5], [0.3], [0.9]]),
+        G=np.array([[-1.0], [-1.0], [-1.0]]),
+        constraint_names=("g",),
+        X_pending=np.zeros((0, 1)),
+        numbers=(0, 1, 3),
+    )
+    Proposer(n_startup_trials=2).propose(improved, space, seed=0, trial_number=4)
+    Proposer(n_startup_trials=2).propose(worse, space, seed=0, trial_number=4)
+    Proposer(n_startup_trials=2, config_feasible_streak=False).propose(
+        improved, space, seed=0, trial_number=4
+    )
+    assert seen == [True, False, False]
 
 
 def test_bad_beta_is_named():
