@@ -169,21 +169,16 @@ def test_which_trials_take_the_feasible_side_step(monkeypatch):
     assert seen == [True, True, False, True, False, False]
     # after a trial that improved the best feasible value (the latest by number), the streak continues
     seen.clear()
-    improved = Dataset(
-        X=X,
-        Y=np.array([[0.5], [0.3], [0.1]]),
-        G=np.array([[-1.0], [-1.0], [-1.0]]),
-        constraint_names=("g",),
-        X_pending=np.zeros((0, 1)),
-        numbers=(0, 1, 3),
-    )
-    worse = Dataset(
-        X=X,
-        Y=np.array([[0.5], [0.3], [0.9]]),
-        G=np.array([[-1.0], [-1.0], [-1.0]]),
-        constraint_names=("g",),
-        X_pending=np.zeros((0, 1)),
-        numbers=(0, 1, 3),
+    improved, worse = (
+        Dataset(
+            X=X,
+            Y=np.array([[0.5], [0.3], [last]]),
+            G=-np.ones((3, 1)),
+            constraint_names=("g",),
+            X_pending=np.zeros((0, 1)),
+            numbers=(0, 1, 3),
+        )
+        for last in (0.1, 0.9)
     )
     Proposer(n_startup_trials=2).propose(improved, space, seed=0, trial_number=4)
     Proposer(n_startup_trials=2).propose(worse, space, seed=0, trial_number=4)
