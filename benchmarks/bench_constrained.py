@@ -274,6 +274,7 @@ VARIANT_FIELDS: dict[str, tuple[str, type]] = {
     "p": ("config_feasible_beta", float),
     "q": ("config_feasible_objective_beta", float),
     "w": ("config_widen", int),
+    "m": ("config_feasible_margin", float),
 }
 
 

@@ -121,6 +121,8 @@ class Proposer:
         config_feasible_first: until a feasible trial exists, every model-based trial takes the feasible-side step.
         config_feasible_streak: after a trial that improved the best feasible value, the next trial takes the
             feasible-side step too (a local streak while feasible steps pay off).
+        config_feasible_margin: once a feasible trial exists, the feasible-side step must promise an improvement
+            of at least this many standard deviations of the objective values (0: any improvement).
         config_widen: when CONFIG's step lands within 1 % of the box (in every coordinate) of a trial already
             run, both betas are multiplied by 4 and the step is solved again, up to this many times. Repeating a
             known point of a noise-free objective means the model's bounds are narrower than its errors (seen on
@@ -146,6 +148,7 @@ class Proposer:
     config_widen: int = 2
     config_feasible_first: bool = True
     config_feasible_streak: bool = True
+    config_feasible_margin: float = 0.0
     surrogate_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -164,6 +167,10 @@ class Proposer:
         widen = self.config_widen
         if isinstance(widen, bool) or int(widen) != widen or widen < 0:
             raise ValueError(f"config_widen={widen!r} must be an integer >= 0")
+        if not (np.isfinite(self.config_feasible_margin) and self.config_feasible_margin >= 0):
+            raise ValueError(
+                f"config_feasible_margin={self.config_feasible_margin!r} must be a finite number >= 0"
+            )
         if not (np.isfinite(self.config_feasible_beta) and self.config_feasible_beta >= 0):
             raise ValueError(
                 f"config_feasible_beta={self.config_feasible_beta!r} must be a finite number >= 0"
@@ -271,7 +278,8 @@ class Proposer:
             feasible = data.feasible
             # before any feasible trial: the least pessimistic violation leads into the feasible region; after:
             # only a point whose objective LCB beats the best feasible value is worth a trial, else CONFIG explores
-            if not feasible.any() or -best < float(np.min(y[feasible])):
+            margin = self.config_feasible_margin * float(np.std(y))
+            if not feasible.any() or -best < float(np.min(y[feasible])) - margin:
                 info["declared_infeasible"] = self._declares_infeasible(config, space, data, rng, None)
                 return x
         x, best = self._optimize(config, space, rng, kwargs)

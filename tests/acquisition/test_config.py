@@ -96,6 +96,10 @@ def test_feasible_side_settings_are_checked(tmp_path):
 
     with pytest.raises(ValueError, match="config_feasible_every=-1"):
         Proposer(config_feasible_every=-1)
+    with pytest.raises(ValueError, match="config_feasible_margin=-0.1"):
+        Proposer(config_feasible_margin=-0.1)
+    with pytest.raises(ValueError, match="config_widen=-1"):
+        Proposer(config_widen=-1)
     with pytest.raises(ValueError, match="config_feasible_beta=nan"):
         Proposer(config_feasible_beta=float("nan"))
     with pytest.raises(ValueError, match="config_feasible_every=1.5"):

@@ -71,6 +71,10 @@ def test_hpo_variant_sets_betas() -> None:
         "config_warp": False,
     }
     assert bc.parse_variant("hpo-gp:nff:w0") == {"config_feasible_first": False, "config_widen": 0}
+    assert bc.parse_variant("hpo-gp:nst:m0.05") == {
+        "config_feasible_streak": False,
+        "config_feasible_margin": 0.05,
+    }
     sampler = bc.make_sampler("hpo-gp:f3", 0)
     assert sampler._proposer.config_feasible_every == 3
     s = bc.make_sampler("hpo-gp:b4:o1", 0)
