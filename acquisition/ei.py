@@ -15,7 +15,7 @@ import math
 
 from acquisition.base import Acquisition
 
-__all__ = ["LogEI", "log_h"]
+__all__ = ["ConstrainedLogEI", "LogEI", "log_h"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -58,6 +58,35 @@ class LogEI(Acquisition):
         std = std.clamp_min(1e-12)
         z = (self.best_f - mean) / std
         return torch.log(std) + log_h(z)
+
+
+class ConstrainedLogEI(Acquisition):
+    """``log EI(x) + sum_i log P(g_i(x) <= 0)``: expected improvement over the best *feasible* value times the
+    probability of feasibility (Gardner et al., 2014), on the log scale; Gaussian surrogates with ``predict_torch``.
+
+    Args:
+        objective: fitted objective surrogate.
+        constraints: fitted constraint surrogates (feasible iff ``g_i <= 0``).
+        best_f: best feasible value (in the objective model's units).
+    """
+
+    differentiable = True
+
+    def __init__(self, objective, constraints, best_f: float) -> None:
+        self.objective = objective
+        self.constraints = list(constraints)
+        self.best_f = float(best_f)
+
+    def torch_value(self, X):
+        import torch
+
+        mean, std = self.objective.predict_torch(X)
+        std = std.clamp_min(1e-12)
+        total = torch.log(std) + log_h((self.best_f - mean) / std)
+        for m in self.constraints:
+            mg, sg = m.predict_torch(X)
+            total = total + torch.special.log_ndtr(-mg / sg.clamp_min(1e-12))
+        return total
 
 
 def from_model(model, y, rng, **options) -> LogEI:

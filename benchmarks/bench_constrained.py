@@ -283,7 +283,8 @@ def parse_variant(name: str) -> dict[str, Any] | None:
 
     ``hpo-gp:b4:o1`` -> ``{"config_beta": 4.0, "config_objective_beta": 1.0}``; ``f<k>`` sets
     ``config_feasible_every``, ``p<beta>`` ``config_feasible_beta``, ``q<beta>`` its objective beta, ``w<k>``
-    ``config_widen``, ``nw`` turns the constraint warping off, ``ff``/``nff`` turn ``config_feasible_first`` on/off, ``st``/``nst`` ``config_feasible_streak``;
+    ``config_widen``, ``nw`` turns the constraint warping off, ``ow``/``now`` the objective warping on/off, ``cei`` the
+    constrained-EI feasible-side step, ``ff``/``nff`` turn ``config_feasible_first`` on/off, ``st``/``nst`` ``config_feasible_streak``;
     ``hpo-gp`` -> ``{}`` (the defaults).
     """
     parts = name.split(":")
@@ -293,6 +294,12 @@ def parse_variant(name: str) -> dict[str, Any] | None:
     for p in parts[1:]:
         if p == "nw":
             out["config_warp"] = False
+        elif p == "cei":
+            out["config_feasible_rule"] = "cei"
+        elif p == "ow":
+            out["config_objective_warp"] = True
+        elif p == "now":
+            out["config_objective_warp"] = False
         elif p == "ff":
             out["config_feasible_first"] = True
         elif p == "nff":
@@ -306,7 +313,7 @@ def parse_variant(name: str) -> dict[str, Any] | None:
             out[field_name] = kind(p[1:])
         else:
             raise ValueError(
-                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:nw][:ff|:nff][:st|:nst]"
+                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:nw][:ow|:now][:cei][:ff|:nff][:st|:nst]"
             )
     return out
 

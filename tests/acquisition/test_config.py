@@ -98,6 +98,8 @@ def test_feasible_side_settings_are_checked(tmp_path):
         Proposer(config_feasible_every=-1)
     with pytest.raises(ValueError, match="config_feasible_margin=-0.1"):
         Proposer(config_feasible_margin=-0.1)
+    with pytest.raises(ValueError, match="config_feasible_rule='ei'"):
+        Proposer(config_feasible_rule="ei")
     with pytest.raises(ValueError, match="config_widen=-1"):
         Proposer(config_widen=-1)
     with pytest.raises(ValueError, match="config_feasible_beta=nan"):
@@ -190,6 +192,36 @@ def test_which_trials_take_the_feasible_side_step(monkeypatch):
         improved, space, seed=0, trial_number=4
     )
     assert seen == [True, False, False]
+
+
+def test_feasible_side_step_must_promise_a_share_of_the_feasible_spread(monkeypatch):
+    """Feasible values 1, 2, 3 (spread median - best = 1): at margin 0.05 the safe step must promise an objective
+    bound below 0.95; one promising 0.97 gives way to CONFIG's step, one promising 0.9 is taken."""
+    from hpo.history import Dataset
+    from hpo.scheduler import Proposer
+
+    space = SearchSpace({"x": hpo.Float(0, 1)})
+    X = np.array([[0.1], [0.5], [0.9]])
+    data = Dataset(
+        X=X,
+        Y=np.array([[1.0], [2.0], [3.0]]),
+        G=-np.ones((3, 1)),
+        constraint_names=("g",),
+        X_pending=np.zeros((0, 1)),
+    )
+
+    def chosen(margin, promise):
+        def fake_optimize(self, acq, space, rng, kwargs):  # the safe step at 0.25, CONFIG's at 0.75
+            return (np.array([0.25]), -promise) if acq.pessimistic else (np.array([0.75]), -0.5)
+
+        monkeypatch.setattr(Proposer, "_optimize", fake_optimize)
+        p = Proposer(n_startup_trials=2, config_feasible_margin=margin)
+        return p.propose(data, space, seed=0, trial_number=3)["x"]  # trial 3: a feasible-side trial
+
+    assert chosen(0.0, 0.97) == pytest.approx(0.25)
+    assert chosen(0.05, 0.97) == pytest.approx(0.75)
+    assert chosen(0.05, 0.90) == pytest.approx(0.25)
+    assert Proposer().config_feasible_margin == 0.05
 
 
 def test_bad_beta_is_named():
@@ -333,3 +365,13 @@ def test_narrow_feasible_region_is_not_declared_infeasible(seed):
     s = optuna.create_study(sampler=HPOSampler(seed=seed, n_startup_trials=6))
     s.optimize(_needle, n_trials=24)
     assert not s.user_attrs.get(DECLARED_KEY, False)
+
+
+def test_objective_warp_keeps_the_order_and_compresses_the_tail():
+    from hpo.scheduler import warp_objective
+
+    y = np.array([1.7, 2.0, 3.5, 40.0, 900.0, 1200.0])
+    w = warp_objective(y)
+    assert w[0] == 0.0 and np.all(np.diff(w) > 0)
+    assert np.allclose(warp_objective(3.0 * y + 7.0), w)  # units and offsets do not matter
+    assert (w[1] - w[0]) / (w[-1] - w[0]) > 10 * (y[1] - y[0]) / (y[-1] - y[0])  # near-best gaps stand out

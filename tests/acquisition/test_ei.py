@@ -86,3 +86,24 @@ def test_optimizer_is_a_pure_function_of_the_rng():
     a, _ = optimize_acquisition(acq, space, np.random.default_rng(3))
     b, _ = optimize_acquisition(acq, space, np.random.default_rng(3))
     np.testing.assert_array_equal(a, b)
+
+
+def test_constrained_log_ei_is_log_ei_plus_log_probability_of_feasibility():
+    from acquisition.ei import ConstrainedLogEI
+    from surrogates.gp import GPSurrogate
+
+    rng = np.random.default_rng(3)
+    X = rng.random((15, 2))
+    f = GPSurrogate().fit(X, np.sin(3 * X[:, 0]) + X[:, 1])
+    g = GPSurrogate(center=False).fit(X, X[:, 0] + X[:, 1] - 1.0)
+    acq = ConstrainedLogEI(f, [g], best_f=0.5)
+    P = rng.random((40, 2))
+    pf, pg = f.posterior(P), g.posterior(P)
+    z = (0.5 - pf.mean) / pf.std
+    with np.errstate(divide="ignore"):  # EI underflows to 0 far from the incumbent; those points are skipped
+        want = np.log(pf.std * (norm.pdf(z) + z * norm.cdf(z))) + norm.logcdf(-pg.mean / pg.std)
+    ok = np.isfinite(want)
+    np.testing.assert_allclose(acq(P)[ok], want[ok], rtol=1e-5, atol=1e-6)
+    space = SearchSpace({"a": hpo.Float(0, 1), "b": hpo.Float(0, 1)})
+    x, _ = optimize_acquisition(acq, space, np.random.default_rng(0), n_raw=128)
+    assert g.posterior(x[None, :]).mean[0] < 0.3  # the chosen point is likely feasible
