@@ -8,6 +8,9 @@ entry added; every number in its tables comes from this command)::
     python benchmarks/bench_cqr.py merge --out benchmarks/results/cqr.json \\
         --peers-file benchmarks/results/spine.json --peers hpo-gp,tpe,random   # beside the peers' runs
 
+``hpo-cqr-constant`` is the ablation with the paper's quantile trees fitted on the values themselves
+(``surrogate_options={"base": "constant"}``: no kernel-ridge initial estimate, see ``surrogates/cqr.py``).
+
 The peers (hpo's GP, Optuna's TPE and random) are not rerun here: ``merge`` takes their runs, on the same problems
 and seeds, from the file ``benchmarks/bench_samplers.py`` writes for the spine benchmark.
 
@@ -45,7 +48,15 @@ def _hpo_cqr(seed: int) -> Any:
     return HPOSampler(surrogate="cqr", seed=seed)
 
 
+def _hpo_cqr_constant(seed: int) -> Any:
+    """Ablation: the paper's quantile trees on the values themselves (no kernel ridge initial estimate)."""
+    from integrations.optuna import HPOSampler
+
+    return HPOSampler(surrogate="cqr", seed=seed, surrogate_options={"base": "constant"})
+
+
 bench_samplers.SAMPLERS.setdefault("hpo-cqr", _hpo_cqr)
+bench_samplers.SAMPLERS.setdefault("hpo-cqr-constant", _hpo_cqr_constant)
 
 
 def _f21() -> tuple[Any, int]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from surrogates import NotFittedError, QuantilePosterior, make_surrogate
-from surrogates.cqr import CQRSurrogate, conformal_correction, quantile_levels
+from surrogates.cqr import CQRSurrogate, _KernelRidge, _matern52, conformal_correction, quantile_levels
 
 
 def _hetero(n: int, rng: np.random.Generator, d: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +49,10 @@ def test_bad_options_and_inputs_name_the_field():
         CQRSurrogate(max_iter=0).fit(X, y)
     with pytest.raises(ValueError, match="learning_rate"):
         CQRSurrogate(learning_rate=-1).fit(X, y)
+    with pytest.raises(ValueError, match="base"):
+        CQRSurrogate(base="gp").fit(X, y)
+    with pytest.raises(ValueError, match="base_max_rows"):
+        CQRSurrogate(base_max_rows=1).fit(X, y)
     with pytest.raises(ValueError, match="NaN"):
         CQRSurrogate().fit(X, np.where(np.arange(20) == 3, np.nan, y))
     with pytest.raises(ValueError, match="rows"):
@@ -147,3 +151,62 @@ def test_fantasies_collapse_the_band_near_pending_points_only():
     f2 = f.with_fantasies(np.array([[0.9, 0.1]]), np.array([0.0]))  # fantasies stack
     assert f2.X_fantasy_.shape == (2, 2)
     assert f.with_fantasies(np.zeros((0, 2)), np.zeros(0)) is f
+
+
+def test_kernel_base_leave_one_out_residuals_match_explicit_refits():
+    """The trees learn y_i - m_{-i}(x_i); the closed form alpha_i / (A^-1)_ii must equal a refit without row i
+    (same length-scale and ridge)."""
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(21)
+    X = rng.random((15, 3))
+    y = np.sin(3.0 * X[:, 0]) + X[:, 1] ** 2 - X[:, 2]
+    kr = _KernelRidge(max_rows=256)
+    res = kr.fit(X, y, np.random.default_rng(0))
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        mu, sd = kr.mean_, kr.scale_
+        K = _matern52(cdist(X[keep], X[keep]), kr.length_) + kr.ridge_ * np.eye(keep.sum())
+        a = np.linalg.solve(K, (y[keep] - mu) / sd)
+        pred_i = mu + sd * (_matern52(cdist(X[i : i + 1], X[keep]), kr.length_) @ a)[0]
+        assert res[i] == pytest.approx(y[i] - pred_i, rel=1e-6, abs=1e-8)
+    far = kr.predict(np.full((1, 3), 50.0))  # far from every row: the mean of y
+    assert far[0] == pytest.approx(kr.mean_)
+
+
+def test_kernel_base_subsample_keeps_the_best_half_and_is_seeded():
+    rng = np.random.default_rng(22)
+    X = rng.random((40, 2))
+    y = X.sum(axis=1)
+    a = _KernelRidge(max_rows=10)
+    res = a.fit(X, y, np.random.default_rng(3))
+    assert a.X_.shape == (10, 2)
+    best5 = X[np.argsort(y)[:5]]
+    assert all(any(np.array_equal(b, r) for r in a.X_) for b in best5)
+    b = _KernelRidge(max_rows=10)
+    np.testing.assert_array_equal(res, b.fit(X, y, np.random.default_rng(3)))
+    m = CQRSurrogate(base_max_rows=10, seed=1).fit(X, y)
+    assert m.base_.X_.shape == (10, 2)
+
+
+def test_kernel_base_gives_the_quantiles_a_slope_between_the_data():
+    """On a smooth function the constant-base trees are flat over whole boxes; with the kernel base the median
+    follows the function between the observations (here a line through 12 points of x_0 + x_1)."""
+    rng = np.random.default_rng(23)
+    X = rng.random((12, 2))
+    y = X[:, 0] + X[:, 1]
+    line = np.column_stack([np.linspace(0.2, 0.8, 50), np.full(50, 0.5)])
+    kernel = CQRSurrogate(seed=0).fit(X, y)
+    const = CQRSurrogate(seed=0, base="constant").fit(X, y)
+    assert kernel.base_ is not None and const.base_ is None
+    med_k = kernel.posterior(line).mean
+    med_c = const.posterior(line).mean
+    assert len(np.unique(np.round(med_c, 9))) < 10  # a few steps
+    assert np.corrcoef(med_k, line[:, 0])[0, 1] > 0.95
+    assert np.mean(np.diff(med_k) > 0) > 0.9
+
+
+def test_small_studies_use_a_constant_base():
+    X, y = _hetero(4, np.random.default_rng(24))
+    assert CQRSurrogate(seed=0).fit(X, y).base_ is None  # fewer than min_samples_for_base rows
+    assert CQRSurrogate(seed=0).fit(*_hetero(5, np.random.default_rng(24))).base_ is not None
