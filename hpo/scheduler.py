@@ -124,10 +124,13 @@ class Proposer:
         config_warp: model each constraint on ``sign(g) log(1 + |g| / s)`` (``s`` the median ``|g|`` observed)
             instead of ``g``: the same feasible set (the sign is kept), but heavy-tailed constraint values (a stress
             of 1e4 on most of the space, 1e7 near a corner) no longer dominate the GP's fit and its scale.
-        config_feasible_every: every k-th trial (by trial number) takes a *feasible-side* step instead of CONFIG's
-            optimistic one: the objective's LCB subject to every constraint's *upper* bound ``<= 0``, or, when no
-            point is feasible with that confidence, the point of least pessimistic violation. 0 disables it (and
-            the two rules below).
+        config_feasible_every: every k-th trial (by trial number) first tries a *feasible-side* step instead of
+            CONFIG's optimistic one: the objective's LCB subject to every constraint's *upper* bound ``<= 0``, or,
+            when no point is feasible with that confidence, the point of least pessimistic violation; once a
+            feasible trial exists it is taken only when it promises ``config_feasible_margin`` of improvement, else
+            CONFIG's step runs. Default 1 (every trial: exploit while it pays, explore with CONFIG when it stops
+            paying; measured better than every second trial, docs/constrained.md). 0 disables it (and the rules
+            below).
             CONFIG approaches an active constraint from the infeasible side (its optimistic set is larger than the
             feasible one); only feasible trials count as results, and the measured feasible share of CONFIG's
             trials was half of Optuna's GPSampler's (docs/constrained.md).
@@ -144,6 +147,10 @@ class Proposer:
             of at least this fraction of the feasible values' spread, median minus best (0: any improvement). Without
             it, steps promising a thousandth of that spread kept ConstrainedGramacy's runs in a local optimum
             (3 of 10 runs; docs/constrained.md).
+        config_local_radius: when the feasible-side step promises an improvement smaller than the margin, it
+            is still taken if CONFIG's step lands within this L-infinity distance (unit cube) of the best feasible
+            trial: near the incumbent both steps refine the same boundary, and the safe one does it from the
+            feasible side (0: the margin alone decides).
         config_objective_warp: with constraints, model the objective on :func:`warp_objective`'s log scale (its
             order, hence the best feasible trial, is unchanged).
         config_widen: when CONFIG's step lands within 1 % of the box (in every coordinate) of a trial already
@@ -165,7 +172,7 @@ class Proposer:
     declare_beta: float = 9.0
     declare_after: int = 5
     config_warp: bool = True
-    config_feasible_every: int = 2
+    config_feasible_every: int = 1
     config_feasible_beta: float = 0.25
     config_feasible_objective_beta: float | None = None
     config_widen: int = 2
@@ -174,6 +181,7 @@ class Proposer:
     config_feasible_streak: bool = True
     config_feasible_margin: float = 0.05
     config_feasible_rule: str = "bounds"
+    config_local_radius: float = 0.1
     surrogate_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -194,6 +202,8 @@ class Proposer:
             raise ValueError(f"config_widen={widen!r} must be an integer >= 0")
         if self.config_feasible_rule not in ("bounds", "cei"):
             raise ValueError(f"config_feasible_rule={self.config_feasible_rule!r} must be 'bounds' or 'cei'")
+        if not (np.isfinite(self.config_local_radius) and self.config_local_radius >= 0):
+            raise ValueError(f"config_local_radius={self.config_local_radius!r} must be a finite number >= 0")
         if not (np.isfinite(self.config_feasible_margin) and self.config_feasible_margin >= 0):
             raise ValueError(
                 f"config_feasible_margin={self.config_feasible_margin!r} must be a finite number >= 0"
@@ -289,7 +299,7 @@ class Proposer:
             y = warp_objective(y)
         model = self._fit(data.X, y, data.X_pending, rng)
         exclude = np.concatenate([data.X, data.X_pending]) if len(data.X_pending) else data.X
-        config = None
+        config = x_safe = None
         if data.G.shape[1] > 0:
             # incumbents: best feasible trials first, then the least-violating ones
             viol = np.where(np.isfinite(data.G), np.clip(data.G, 0, None), np.inf).sum(axis=1)
@@ -323,8 +333,16 @@ class Proposer:
             if not feasible.any() or -best < float(np.min(y[feasible])) - margin:
                 info["declared_infeasible"] = self._declares_infeasible(config, space, data, rng, None)
                 return x
+            if -best < float(np.min(y[feasible])):
+                x_safe = x  # promises less than the margin, but some improvement
         x, best = self._optimize(config, space, rng, kwargs)
         info["declared_infeasible"] = self._declares_infeasible(config, space, data, rng, best)
+        if x_safe is not None:
+            # CONFIG's step next to the best feasible trial is boundary refinement from the infeasible side, which
+            # the safe step does from the feasible side; only a step elsewhere is the exploration the margin is for
+            incumbent = data.X[data.feasible][np.argmin(y[data.feasible])]
+            if np.max(np.abs(x - incumbent)) < self.config_local_radius:
+                return x_safe
         for _ in range(self.config_widen):
             # a step next to a trial already run teaches nothing (noise-free objectives): the bounds are too tight
             # for the data, as with a constraint wigglier than its fitted lengthscale; widen them and solve again

@@ -121,7 +121,7 @@ class Study:
             n_startup_trials=config.get("n_startup_trials"),
             search_space=self.space.to_optuna(),
             config_beta=float(config.get("config_beta", 4.0)),
-            config_feasible_every=int(config.get("config_feasible_every", 2)),
+            config_feasible_every=int(config.get("config_feasible_every", 1)),
         )
         self._optuna.sampler = self._sampler
 
@@ -614,7 +614,7 @@ def create_study(
     n_startup_trials: int | None = None,
     constraints: Sequence[str] | None = None,
     config_beta: float = 4.0,
-    config_feasible_every: int = 2,
+    config_feasible_every: int = 1,
 ) -> Study:
     """Create (or, with ``load_if_exists``, reopen) a study in an Optuna storage.
 
@@ -636,9 +636,9 @@ def create_study(
             first ``tell`` with constraints declares them when this is None. Every later trial must report exactly
             these names. Constrained studies are optimized with CONFIG (papers.md §1).
         config_beta: CONFIG's squared confidence multiplier for the constraints (default 4: 2 sigma).
-        config_feasible_every: every k-th trial of a constrained study takes a feasible-side step instead of
-            CONFIG's optimistic one, as does every trial before a first feasible one and after a feasible
-            improvement (0: pure CONFIG); see docs/constrained.md.
+        config_feasible_every: every k-th trial of a constrained study (default 1: every trial) first tries a
+            feasible-side step, taken when it promises a real improvement of the best feasible value (or while
+            nothing is feasible), else CONFIG's optimistic step runs (0: pure CONFIG); see docs/constrained.md.
 
     Raises:
         ValueError: a bad option (named in the message), or ``load_if_exists`` with a different stored space.

@@ -61,10 +61,10 @@ class HPOSampler(BaseSampler):
         config_beta: CONFIG's squared confidence multiplier for the constraints (constraints are handled by
             CONFIG whenever trials carry constraint values, set with Optuna 5's ``trial.set_constraint``).
         config_objective_beta: CONFIG's squared multiplier for the objective's lower bound.
-        config_feasible_every: every k-th trial takes a feasible-side step (objective LCB subject to the
-            constraints' *upper* bounds) instead of CONFIG's optimistic one, and so does every trial before a first
-            feasible one and after a feasible improvement; 0 turns all of it off (pure CONFIG). See
-            docs/constrained.md for why and what it changed.
+        config_feasible_every: every k-th trial (default 1: every trial) first tries a feasible-side step
+            (objective LCB subject to the constraints' *upper* bounds), taken while nothing is feasible or when it
+            promises a real improvement of the best feasible value; otherwise CONFIG's optimistic step runs. 0
+            turns all of it off (pure CONFIG). See docs/constrained.md for why and what it changed.
         constraints_func: Optuna's deprecated way to give constraints: ``f(frozen_trial) -> [g_1, ...]`` called
             after each trial; values are stored in Optuna's own format.
         surrogate_options: keyword options for the surrogate's constructor, e.g.
@@ -85,7 +85,7 @@ class HPOSampler(BaseSampler):
         ucb_beta: float = 4.0,
         config_beta: float = 4.0,
         config_objective_beta: float | None = 1.0,
-        config_feasible_every: int = 2,
+        config_feasible_every: int = 1,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         surrogate_options: Mapping[str, Any] | None = None,
     ) -> None:

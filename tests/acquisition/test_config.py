@@ -98,6 +98,8 @@ def test_feasible_side_settings_are_checked(tmp_path):
         Proposer(config_feasible_every=-1)
     with pytest.raises(ValueError, match="config_feasible_margin=-0.1"):
         Proposer(config_feasible_margin=-0.1)
+    with pytest.raises(ValueError, match="config_local_radius=-1"):
+        Proposer(config_local_radius=-1)
     with pytest.raises(ValueError, match="config_feasible_rule='ei'"):
         Proposer(config_feasible_rule="ei")
     with pytest.raises(ValueError, match="config_widen=-1"):
@@ -163,16 +165,18 @@ def test_which_trials_take_the_feasible_side_step(monkeypatch):
         )
 
     none_feasible, one_feasible = data([1.0, 2.0, 3.0]), data([1.0, -2.0, 3.0])
+    every2 = {"n_startup_trials": 2, "config_feasible_every": 2}
     for proposer, d, number in [
-        (Proposer(n_startup_trials=2), none_feasible, 4),  # no feasible trial yet: every trial
-        (Proposer(n_startup_trials=2), none_feasible, 5),
-        (Proposer(n_startup_trials=2), one_feasible, 4),  # then every second trial (by number)
-        (Proposer(n_startup_trials=2), one_feasible, 5),
-        (Proposer(n_startup_trials=2, config_feasible_first=False), none_feasible, 4),
+        (Proposer(**every2), none_feasible, 4),  # no feasible trial yet: every trial
+        (Proposer(**every2), none_feasible, 5),
+        (Proposer(**every2), one_feasible, 4),  # then every second trial (by number)
+        (Proposer(**every2), one_feasible, 5),
+        (Proposer(**every2, config_feasible_first=False), none_feasible, 4),
         (Proposer(n_startup_trials=2, config_feasible_every=0), none_feasible, 5),  # pure CONFIG
+        (Proposer(n_startup_trials=2), one_feasible, 4),  # the default: every trial tries it
     ]:
         proposer.propose(d, space, seed=0, trial_number=number)
-    assert seen == [True, True, False, True, False, False]
+    assert seen == [True, True, False, True, False, False, True]
     # after a trial that improved the best feasible value (the latest by number), the streak continues
     seen.clear()
     improved, worse = (
@@ -186,11 +190,9 @@ def test_which_trials_take_the_feasible_side_step(monkeypatch):
         )
         for last in (0.1, 0.9)
     )
-    Proposer(n_startup_trials=2).propose(improved, space, seed=0, trial_number=4)
-    Proposer(n_startup_trials=2).propose(worse, space, seed=0, trial_number=4)
-    Proposer(n_startup_trials=2, config_feasible_streak=False).propose(
-        improved, space, seed=0, trial_number=4
-    )
+    Proposer(**every2).propose(improved, space, seed=0, trial_number=4)
+    Proposer(**every2).propose(worse, space, seed=0, trial_number=4)
+    Proposer(**every2, config_feasible_streak=False).propose(improved, space, seed=0, trial_number=4)
     assert seen == [True, False, False]
 
 
@@ -210,18 +212,22 @@ def test_feasible_side_step_must_promise_a_share_of_the_feasible_spread(monkeypa
         X_pending=np.zeros((0, 1)),
     )
 
-    def chosen(margin, promise):
-        def fake_optimize(self, acq, space, rng, kwargs):  # the safe step at 0.25, CONFIG's at 0.75
-            return (np.array([0.25]), -promise) if acq.pessimistic else (np.array([0.75]), -0.5)
+    def chosen(margin, promise, config_x=0.75, radius=0.1):
+        def fake_optimize(self, acq, space, rng, kwargs):  # the safe step at 0.25, CONFIG's at config_x
+            return (np.array([0.25]), -promise) if acq.pessimistic else (np.array([config_x]), -0.5)
 
         monkeypatch.setattr(Proposer, "_optimize", fake_optimize)
-        p = Proposer(n_startup_trials=2, config_feasible_margin=margin)
-        return p.propose(data, space, seed=0, trial_number=3)["x"]  # trial 3: a feasible-side trial
+        p = Proposer(n_startup_trials=2, config_feasible_margin=margin, config_local_radius=radius)
+        return p.propose(data, space, seed=0, trial_number=3)["x"]
 
     assert chosen(0.0, 0.97) == pytest.approx(0.25)
     assert chosen(0.05, 0.97) == pytest.approx(0.75)
     assert chosen(0.05, 0.90) == pytest.approx(0.25)
-    assert Proposer().config_feasible_margin == 0.05
+    # CONFIG's step next to the best feasible trial (x = 0.1): a small safe improvement refines from inside instead
+    assert chosen(0.05, 0.97, config_x=0.15) == pytest.approx(0.25)
+    assert chosen(0.05, 0.97, config_x=0.15, radius=0.0) == pytest.approx(0.15)
+    assert chosen(0.05, 1.02, config_x=0.15) == pytest.approx(0.15)  # no improvement promised: CONFIG
+    assert Proposer().config_feasible_margin == 0.05 and Proposer().config_local_radius == 0.1
 
 
 def test_bad_beta_is_named():
