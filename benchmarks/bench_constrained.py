@@ -284,8 +284,8 @@ def parse_variant(name: str) -> dict[str, Any] | None:
 
     ``hpo-gp:b4:o1`` -> ``{"config_beta": 4.0, "config_objective_beta": 1.0}``; ``f<k>`` sets
     ``config_feasible_every``, ``p<beta>`` ``config_feasible_beta``, ``q<beta>`` its objective beta, ``w<k>``
-    ``config_widen``, ``m<x>`` ``config_feasible_margin``, ``r<x>`` ``config_local_radius``, ``nw`` turns the constraint warping off, ``ow``/``now`` the objective warping on/off, ``cei`` the
-    constrained-EI feasible-side step, ``ff``/``nff`` turn ``config_feasible_first`` on/off, ``st``/``nst`` ``config_feasible_streak``;
+    ``config_widen``, ``m<x>`` ``config_feasible_margin``, ``r<x>`` ``config_local_radius``, ``nw`` turns the constraint warping off, ``ow``/``now`` the objective warping on/off, ``cei``/``lcei``/``bnd`` the
+    feasible-side rule "cei"/"bounds+cei"/"bounds", ``ff``/``nff`` turn ``config_feasible_first`` on/off, ``st``/``nst`` ``config_feasible_streak``;
     ``hpo-gp`` -> ``{}`` (the defaults).
     """
     parts = name.split(":")
@@ -297,6 +297,10 @@ def parse_variant(name: str) -> dict[str, Any] | None:
             out["config_warp"] = False
         elif p == "cei":
             out["config_feasible_rule"] = "cei"
+        elif p == "lcei":
+            out["config_feasible_rule"] = "bounds+cei"
+        elif p == "bnd":
+            out["config_feasible_rule"] = "bounds"
         elif p == "ow":
             out["config_objective_warp"] = True
         elif p == "now":
@@ -314,7 +318,7 @@ def parse_variant(name: str) -> dict[str, Any] | None:
             out[field_name] = kind(p[1:])
         else:
             raise ValueError(
-                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:r<radius>][:nw][:ow|:now][:cei][:ff|:nff][:st|:nst]"
+                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:r<radius>][:nw][:ow|:now][:cei|:lcei|:bnd][:ff|:nff][:st|:nst]"
             )
     return out
 

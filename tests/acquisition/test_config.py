@@ -212,12 +212,21 @@ def test_feasible_side_step_must_promise_a_share_of_the_feasible_spread(monkeypa
         X_pending=np.zeros((0, 1)),
     )
 
-    def chosen(margin, promise, config_x=0.75, radius=0.1):
-        def fake_optimize(self, acq, space, rng, kwargs):  # the safe step at 0.25, CONFIG's at config_x
+    def chosen(margin, promise, config_x=0.75, radius=0.1, rule="bounds"):
+        def fake_optimize(
+            self, acq, space, rng, kwargs
+        ):  # safe step 0.25, CONFIG's config_x, constrained EI 0.33
+            if not isinstance(acq, ConfigAcquisition):
+                return np.array([0.33]), 0.0
             return (np.array([0.25]), -promise) if acq.pessimistic else (np.array([config_x]), -0.5)
 
         monkeypatch.setattr(Proposer, "_optimize", fake_optimize)
-        p = Proposer(n_startup_trials=2, config_feasible_margin=margin, config_local_radius=radius)
+        p = Proposer(
+            n_startup_trials=2,
+            config_feasible_margin=margin,
+            config_local_radius=radius,
+            config_feasible_rule=rule,
+        )
         return p.propose(data, space, seed=0, trial_number=3)["x"]
 
     assert chosen(0.0, 0.97) == pytest.approx(0.25)
@@ -227,7 +236,12 @@ def test_feasible_side_step_must_promise_a_share_of_the_feasible_spread(monkeypa
     assert chosen(0.05, 0.97, config_x=0.15) == pytest.approx(0.25)
     assert chosen(0.05, 0.97, config_x=0.15, radius=0.0) == pytest.approx(0.15)
     assert chosen(0.05, 1.02, config_x=0.15) == pytest.approx(0.15)  # no improvement promised: CONFIG
+    # "bounds+cei": the local refinement is a constrained-EI step; "cei": every feasible-side step is one
+    assert chosen(0.05, 0.97, config_x=0.15, rule="bounds+cei") == pytest.approx(0.33)
+    assert chosen(0.05, 0.97, config_x=0.75, rule="bounds+cei") == pytest.approx(0.75)
+    assert chosen(0.05, 0.97, config_x=0.75, rule="cei") == pytest.approx(0.75)  # its LCB misses the margin
     assert Proposer().config_feasible_margin == 0.05 and Proposer().config_local_radius == 0.1
+    assert Proposer().config_feasible_rule == "bounds+cei"
 
 
 def test_bad_beta_is_named():

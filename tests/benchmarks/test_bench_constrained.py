@@ -79,7 +79,10 @@ def test_hpo_variant_sets_betas() -> None:
         "config_objective_warp": True,
         "config_feasible_rule": "cei",
     }
-    assert bc.parse_variant("hpo-gp:now") == {"config_objective_warp": False}
+    assert bc.parse_variant("hpo-gp:now:bnd") == {
+        "config_objective_warp": False,
+        "config_feasible_rule": "bounds",
+    }
     sampler = bc.make_sampler("hpo-gp:f3", 0)
     assert sampler._proposer.config_feasible_every == 3
     s = bc.make_sampler("hpo-gp:b4:o1", 0)
