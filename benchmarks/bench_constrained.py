@@ -279,6 +279,21 @@ VARIANT_FIELDS: dict[str, tuple[str, type]] = {
 }
 
 
+#: whole-word flags of ``hpo-gp:...`` names -> (Proposer field, value)
+VARIANT_FLAGS: dict[str, tuple[str, Any]] = {
+    "nw": ("config_warp", False),
+    "ow": ("config_objective_warp", True),
+    "now": ("config_objective_warp", False),
+    "cei": ("config_feasible_rule", "cei"),
+    "lcei": ("config_feasible_rule", "bounds+cei"),
+    "bnd": ("config_feasible_rule", "bounds"),
+    "ff": ("config_feasible_first", True),
+    "nff": ("config_feasible_first", False),
+    "st": ("config_feasible_streak", True),
+    "nst": ("config_feasible_streak", False),
+}
+
+
 def parse_variant(name: str) -> dict[str, Any] | None:
     """Proposer overrides of an hpo variant name, or None for a peer.
 
@@ -293,26 +308,9 @@ def parse_variant(name: str) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {}
     for p in parts[1:]:
-        if p == "nw":
-            out["config_warp"] = False
-        elif p == "cei":
-            out["config_feasible_rule"] = "cei"
-        elif p == "lcei":
-            out["config_feasible_rule"] = "bounds+cei"
-        elif p == "bnd":
-            out["config_feasible_rule"] = "bounds"
-        elif p == "ow":
-            out["config_objective_warp"] = True
-        elif p == "now":
-            out["config_objective_warp"] = False
-        elif p == "ff":
-            out["config_feasible_first"] = True
-        elif p == "nff":
-            out["config_feasible_first"] = False
-        elif p == "st":
-            out["config_feasible_streak"] = True
-        elif p == "nst":
-            out["config_feasible_streak"] = False
+        if p in VARIANT_FLAGS:
+            field_name, value = VARIANT_FLAGS[p]
+            out[field_name] = value
         elif p[:1] in VARIANT_FIELDS and p[1:]:
             field_name, kind = VARIANT_FIELDS[p[0]]
             out[field_name] = kind(p[1:])
