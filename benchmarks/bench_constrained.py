@@ -276,6 +276,7 @@ VARIANT_FIELDS: dict[str, tuple[str, type]] = {
     "w": ("config_widen", int),
     "m": ("config_feasible_margin", float),
     "r": ("config_local_radius", float),
+    "z": ("config_prefeasible_beta", float),
 }
 
 
@@ -299,7 +300,7 @@ def parse_variant(name: str) -> dict[str, Any] | None:
 
     ``hpo-gp:b4:o1`` -> ``{"config_beta": 4.0, "config_objective_beta": 1.0}``; ``f<k>`` sets
     ``config_feasible_every``, ``p<beta>`` ``config_feasible_beta``, ``q<beta>`` its objective beta, ``w<k>``
-    ``config_widen``, ``m<x>`` ``config_feasible_margin``, ``r<x>`` ``config_local_radius``, ``nw`` turns the constraint warping off, ``ow``/``now`` the objective warping on/off, ``cei``/``lcei``/``bnd`` the
+    ``config_widen``, ``m<x>`` ``config_feasible_margin``, ``r<x>`` ``config_local_radius``, ``z<x>`` ``config_prefeasible_beta``, ``nw`` turns the constraint warping off, ``ow``/``now`` the objective warping on/off, ``cei``/``lcei``/``bnd`` the
     feasible-side rule "cei"/"bounds+cei"/"bounds", ``ff``/``nff`` turn ``config_feasible_first`` on/off, ``st``/``nst`` ``config_feasible_streak``;
     ``hpo-gp`` -> ``{}`` (the defaults).
     """
@@ -316,7 +317,7 @@ def parse_variant(name: str) -> dict[str, Any] | None:
             out[field_name] = kind(p[1:])
         else:
             raise ValueError(
-                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:r<radius>][:nw][:ow|:now][:cei|:lcei|:bnd][:ff|:nff][:st|:nst]"
+                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:r<radius>][:z<beta>][:nw][:ow|:now][:cei|:lcei|:bnd][:ff|:nff][:st|:nst]"
             )
     return out
 

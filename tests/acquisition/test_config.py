@@ -244,6 +244,31 @@ def test_feasible_side_step_must_promise_a_share_of_the_feasible_spread(monkeypa
     assert Proposer().config_feasible_rule == "bounds+cei"
 
 
+def test_prefeasible_beta_applies_only_until_a_feasible_trial(monkeypatch):
+    from hpo.history import Dataset
+    from hpo.scheduler import Proposer
+
+    space = SearchSpace({"x": hpo.Float(0, 1)})
+    X = np.array([[0.1], [0.5], [0.9]])
+    betas = []
+
+    def fake_optimize(self, acq, space, rng, kwargs):
+        if isinstance(acq, ConfigAcquisition) and acq.pessimistic:
+            betas.append(acq.beta)
+        return np.array([0.3]), -INFEASIBLE_OFFSET * 2  # nothing feasible: the least violation
+
+    monkeypatch.setattr(Proposer, "_optimize", fake_optimize)
+    for g in ([1.0, 2.0, 3.0], [1.0, -2.0, 3.0]):
+        data = Dataset(
+            X=X, Y=X.copy(), G=np.array(g)[:, None], constraint_names=("g",), X_pending=np.zeros((0, 1))
+        )
+        Proposer(n_startup_trials=2, config_prefeasible_beta=0.0).propose(data, space, seed=0, trial_number=3)
+    assert betas == [0.0, 0.25]
+    assert Proposer().config_prefeasible_beta == 0.0
+    with pytest.raises(ValueError, match="config_prefeasible_beta=-1"):
+        Proposer(config_prefeasible_beta=-1.0)
+
+
 def test_bad_beta_is_named():
     with pytest.raises(ValueError, match="beta=-1"):
         ConfigAcquisition(_Toy(lambda X: X[:, 0]), [_Toy(lambda X: X[:, 0])], beta=-1)
