@@ -80,9 +80,7 @@ class ConstrainedLogEI(Acquisition):
     def torch_value(self, X):
         import torch
 
-        mean, std = self.objective.predict_torch(X)
-        std = std.clamp_min(1e-12)
-        total = torch.log(std) + log_h((self.best_f - mean) / std)
+        total = LogEI(self.objective, self.best_f).torch_value(X)
         for m in self.constraints:
             mg, sg = m.predict_torch(X)
             total = total + torch.special.log_ndtr(-mg / sg.clamp_min(1e-12))

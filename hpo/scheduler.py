@@ -327,27 +327,30 @@ class Proposer:
             return self._optimize(acq, space, rng, kwargs)[0]
         if feasible_side:
             feasible = data.feasible
-            beta_s = self.config_feasible_beta
-            if not feasible.any() and self.config_prefeasible_beta is not None:
-                beta_s = self.config_prefeasible_beta
-            safe = config.feasible_side(beta_s, self.config_feasible_objective_beta)
             if self.config_feasible_rule == "cei" and feasible.any() and config.differentiable:
                 x = self._constrained_ei_step(config, data, y, space, rng, kwargs)
                 best = -float(config.lower_bounds(x[None, :])[0][0])  # its objective LCB, for the rule below
             else:
+                beta_s = self.config_feasible_beta
+                if not feasible.any() and self.config_prefeasible_beta is not None:
+                    beta_s = self.config_prefeasible_beta
+                safe = config.feasible_side(beta_s, self.config_feasible_objective_beta)
                 x, best = self._optimize(safe, space, rng, kwargs)
-            # before any feasible trial: the least pessimistic violation leads into the feasible region; after:
-            # only a point whose objective LCB beats the best feasible value is worth a trial, else CONFIG explores
-            margin = 0.0
-            if feasible.any():
-                # in the spread of the *feasible* values: the infeasible region's values (a beam of cost 1,000
-                # next to a feasible 3) would make any all-trials scale too coarse for the steps that matter
-                yf = y[feasible]
-                margin = self.config_feasible_margin * float(np.median(yf) - np.min(yf))
-            if not feasible.any() or -best < float(np.min(y[feasible])) - margin:
+            # before any feasible trial: the least (mean) violation leads into the feasible region; after: only a
+            # point whose objective LCB beats the best feasible value by the margin is worth a trial, else CONFIG
+            # explores
+            if not feasible.any():
                 info["declared_infeasible"] = self._declares_infeasible(config, space, data, rng, None)
                 return x
-            if -best < float(np.min(y[feasible])):
+            # the margin is in the spread of the *feasible* values: the infeasible region's values (a beam of cost
+            # 1,000 next to a feasible 3) would make any all-trials scale too coarse for the steps that matter
+            yf = y[feasible]
+            best_feasible = float(np.min(yf))
+            margin = self.config_feasible_margin * (float(np.median(yf)) - best_feasible)
+            if -best < best_feasible - margin:
+                info["declared_infeasible"] = self._declares_infeasible(config, space, data, rng, None)
+                return x
+            if -best < best_feasible:
                 x_safe = x  # promises less than the margin, but some improvement
         x, best = self._optimize(config, space, rng, kwargs)
         info["declared_infeasible"] = self._declares_infeasible(config, space, data, rng, best)
