@@ -25,6 +25,12 @@ class Acquisition(ABC):  # noqa: B024 (either __call__ or torch_value is overrid
     #: :func:`acquisition.optimize.optimize_acquisition`.
     optimize = None
 
+    #: An acquisition with hard constraints (a score of ``-inf``-like magnitude outside a feasible set, as CONFIG's)
+    #: implements ``torch_constrained(X) -> (score (n,), constraints (n, m))``, feasible iff every constraint is
+    #: ``<= 0`` and ``__call__`` equals ``score`` there; the optimizer then also refines with SLSQP, which follows an
+    #: active constraint where a smooth penalty stops short of it or overshoots.
+    torch_constrained = None
+
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """``(n, d)`` numpy -> ``(n,)`` numpy scores."""
         import torch

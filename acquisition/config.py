@@ -133,17 +133,29 @@ class ConfigAcquisition(Acquisition):
         feasible = violation <= 0.0
         return np.where(feasible, -lf, -INFEASIBLE_OFFSET * (1.0 + violation))
 
-    def torch_value(self, X):
-        """Smooth score for L-BFGS-B: ``-LCB_f - rho * V^2`` (GP models only)."""
+    def torch_constrained(self, X):
+        """``(score (n,), constraints (n, m))`` for the optimizer's SLSQP step (GP models only): the score is
+        ``-LCB_f``, the constraints are each bound in units of its scale, feasible iff ``<= 0`` — the auxiliary
+        problem exactly as stated, so refinement can walk along an active constraint."""
         import torch
 
         mf, sf = self.objective.predict_torch(X)
         score = -(mf - math.sqrt(self.objective_beta) * sf)
-        v = torch.zeros_like(score)
         sign = 1.0 if self.pessimistic else -1.0
+        cons = []
         for m, scale in zip(self.constraints, self.scales, strict=True):
             mg, sg = m.predict_torch(X)
-            v = v + torch.relu(mg + sign * math.sqrt(self.beta) * sg) / float(scale)
+            cons.append((mg + sign * math.sqrt(self.beta) * sg) / float(scale))
+        return score, torch.stack(cons, dim=1)
+
+    def torch_value(self, X):
+        """Smooth score for L-BFGS-B: ``-LCB_f - rho * V^2`` (GP models only)."""
+        import torch
+
+        score, cons = self.torch_constrained(X)
+        v = torch.zeros_like(score)
+        for j in range(cons.shape[1]):  # summed in order, term by term (bit-for-bit the earlier proposals)
+            v = v + torch.relu(cons[:, j])
         rho = 1e3 * (1.0 + score.detach().abs().max())
         return score - rho * v * v
 

@@ -11,7 +11,10 @@ Strategy, in the order it runs:
    batched call: each score depends only on its own row, so the gradient of the sum is the stack of gradients),
    then greedy neighbour moves on the discrete dimensions (one step of an integer, a switch of a category).
    Derivative-free acquisitions get a pattern search instead (Gaussian perturbations of the continuous dimensions
-   at shrinking scales, best kept).
+   at shrinking scales, best kept). Acquisitions with hard constraints (``torch_constrained``, CONFIG's) are
+   refined on a smooth penalty first, then by SLSQP on the constraints themselves; a refined point that lands a hair
+   outside the feasible set is pulled back along its segment to the last point that still scores (bisection), so
+   proposals reach active constraints instead of stopping at the nearest raw candidate.
 4. Points that duplicate an ``exclude`` point (observed or pending trials) lose to any other point, so a fully
    discrete space is not proposed the same configuration twice while alternatives exist.
 """
@@ -24,7 +27,7 @@ from scipy.stats import qmc
 
 from acquisition.base import Acquisition
 
-__all__ = ["lbfgsb_batch", "neighbour_climb", "optimize_acquisition"]
+__all__ = ["lbfgsb_batch", "neighbour_climb", "optimize_acquisition", "slsqp_batch"]
 
 
 def _dedupe_mask(X: np.ndarray, exclude: np.ndarray | None, tol: float = 1e-9) -> np.ndarray:
@@ -79,6 +82,130 @@ def lbfgsb_batch(
     return out
 
 
+def slsqp_batch(
+    acq: Acquisition,
+    X: np.ndarray,
+    mask: np.ndarray,
+    maxiter: int,
+    lo: np.ndarray | None = None,
+    hi: np.ndarray | None = None,
+) -> np.ndarray:
+    """Batched SLSQP for acquisitions with hard constraints (``acq.torch_constrained``): maximize each row's score
+    subject to each row's constraint values ``<= 0``, on the ``mask`` columns within ``[lo, hi]``.
+
+    Why not the penalty surrogate alone: L-BFGS-B's line search fails on a penalty steep enough to matter (it stops
+    at the first iterate), and a penalty's optimum sits outside an active constraint anyway. SLSQP follows the
+    active constraints themselves, which is where constrained optima lie (a pressure vessel at its minimal wall
+    thickness). One scipy run over all rows: the objective is the sum of scores (scaled to order one so the
+    quasi-Newton start is sensible), the constraints are stacked and each depends only on its own row.
+    """
+    import torch
+
+    from surrogates.gp import torch_threads
+
+    k, d = X.shape
+    lo = np.zeros(d) if lo is None else np.asarray(lo, dtype=float)
+    hi = np.ones(d) if hi is None else np.asarray(hi, dtype=float)
+    m = int(mask.sum())
+    base = X.copy()
+    cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def evaluate(z: np.ndarray):
+        key = z.tobytes()
+        if key not in cache:
+            Y = base.copy()
+            Y[:, mask] = z.reshape(k, m)
+            with torch_threads(1):
+                Xt = torch.tensor(Y, requires_grad=True)
+                score, cons = acq.torch_constrained(Xt)
+                q = cons.shape[1]
+                gs = torch.autograd.grad(score.sum(), Xt, retain_graph=True)[0][:, mask].numpy()
+                gc = np.stack(
+                    [
+                        torch.autograd.grad(cons[:, j].sum(), Xt, retain_graph=j < q - 1)[0][:, mask].numpy()
+                        for j in range(q)
+                    ],
+                    axis=1,
+                )  # (k, q, m)
+            cache.clear()
+            cache[key] = (score.detach().numpy(), gs, cons.detach().numpy(), gc)
+        return cache[key]
+
+    s0 = evaluate(np.clip(base[:, mask], lo[mask], hi[mask]).reshape(-1))[0]
+    scale = max(float(np.max(np.abs(s0[np.isfinite(s0)]), initial=0.0)), 1e-12)
+
+    def fun(z):
+        s, gs, _, _ = evaluate(z)
+        return float(-s.sum() / scale), -gs.reshape(-1) / scale
+
+    def cfun(z):
+        return -evaluate(z)[2].reshape(-1)
+
+    def cjac(z):
+        gc = evaluate(z)[3]
+        q = gc.shape[1]
+        J = np.zeros((k * q, k * m))
+        for i in range(k):
+            J[i * q : (i + 1) * q, i * m : (i + 1) * m] = -gc[i]
+        return J
+
+    try:
+        res = minimize(
+            fun,
+            np.clip(base[:, mask], lo[mask], hi[mask]).reshape(-1),
+            jac=True,
+            method="SLSQP",
+            bounds=list(zip(np.tile(lo[mask], k), np.tile(hi[mask], k), strict=True)),
+            constraints=[{"type": "ineq", "fun": cfun, "jac": cjac}],
+            options={"maxiter": maxiter},
+        )
+    except (ValueError, np.linalg.LinAlgError):  # a degenerate subproblem: keep the starts
+        return base
+    out = base.copy()
+    if np.all(np.isfinite(res.x)):
+        out[:, mask] = np.clip(res.x.reshape(k, m), lo[mask], hi[mask])
+    return out
+
+
+def _segment_search(
+    acq: Acquisition,
+    space,
+    cur: np.ndarray,
+    cur_s: np.ndarray,
+    cand: np.ndarray,
+    cand_s: np.ndarray,
+    exclude: np.ndarray | None,
+    n_iter: int = 30,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rescue refined points that fell off a cliff of the exact score.
+
+    Acquisitions with a hard feasibility rule (CONFIG's optimistic or pessimistic set) are refined on a smooth
+    penalty surrogate, whose optimum sits a hair *outside* an active constraint; re-scored exactly, the refined point
+    is infeasible and would be dropped, leaving the unrefined start, often far from the boundary where the optimum
+    lies. For each such row, bisect the segment start -> refined point for the farthest point still scoring at least
+    the start's score: it ends within ``2**-n_iter`` of the segment's length from the cliff. Rows whose refined
+    point already scores better are returned unchanged.
+    """
+    lost = ~(cand_s > cur_s) & np.any(np.abs(cand - cur) > 0.0, axis=1)
+    if not lost.any():
+        return cand, cand_s
+    a, b = cur[lost], cand[lost]
+    base = cur_s[lost]
+    lo = np.zeros(len(a))
+    hi = np.ones(len(a))
+    for _ in range(n_iter):
+        mid = 0.5 * (lo + hi)
+        s = _scores(acq, space.round_encoded(a + mid[:, None] * (b - a)), exclude)
+        ok = s >= base
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    best = space.round_encoded(a + lo[:, None] * (b - a))
+    best_s = _scores(acq, best, exclude)
+    cand, cand_s = cand.copy(), cand_s.copy()
+    cand[lost], cand_s[lost] = best, best_s
+    return cand, cand_s
+
+
 def _pattern_search(acq, space, cur, cur_s, mask, rng, exclude, n_per_start: int = 16):
     """Derivative-free refinement: Gaussian perturbations of the continuous dims at shrinking scales."""
     k, d = cur.shape
@@ -104,6 +231,7 @@ def optimize_acquisition(
     incumbents: np.ndarray | None = None,
     exclude: np.ndarray | None = None,
     maxiter: int = 100,
+    to_boundary: bool = True,
 ) -> tuple[np.ndarray, float]:
     """Maximize ``acq`` over the encoded space.
 
@@ -115,7 +243,10 @@ def optimize_acquisition(
         n_restarts: number of starts refined locally.
         incumbents: ``(k, d)`` encoded good points to perturb around (best first), or None.
         exclude: ``(e, d)`` encoded points already evaluated or pending.
-        maxiter: L-BFGS-B iterations per refinement.
+        maxiter: L-BFGS-B (and SLSQP) iterations per refinement.
+        to_boundary: for acquisitions with hard constraints (``torch_constrained``), follow them to the boundary of
+            their feasible set (SLSQP and the segment search); False keeps the penalty refinement only, whose points
+            stay inside the set by the solver's slack.
 
     Returns:
         ``(x, value)``: the best admissible encoded point ``(d,)`` and its acquisition value.
@@ -145,9 +276,20 @@ def optimize_acquisition(
             if acq.differentiable:
                 cand = space.round_encoded(lbfgsb_batch(acq, cur, cont, maxiter))
                 cand_s = _scores(acq, cand, exclude)
+                hard = to_boundary and getattr(acq, "torch_constrained", None) is not None
+                if hard:
+                    cand, cand_s = _segment_search(acq, space, cur, cur_s, cand, cand_s, exclude)
                 better = cand_s > cur_s
                 cur = np.where(better[:, None], cand, cur)
                 cur_s = np.where(better, cand_s, cur_s)
+                if hard:
+                    cand = space.round_encoded(slsqp_batch(acq, cur, cont, maxiter))
+                    cand, cand_s = _segment_search(
+                        acq, space, cur, cur_s, cand, _scores(acq, cand, exclude), exclude
+                    )
+                    better = cand_s > cur_s
+                    cur = np.where(better[:, None], cand, cur)
+                    cur_s = np.where(better, cand_s, cur_s)
             else:
                 cur, cur_s = _pattern_search(acq, space, cur, cur_s, cont, rng, exclude)
         if not has_discrete or not neighbour_climb(acq, space, cur, cur_s, exclude):

@@ -292,6 +292,10 @@ VARIANT_FLAGS: dict[str, tuple[str, Any]] = {
     "nff": ("config_feasible_first", False),
     "st": ("config_feasible_streak", True),
     "nst": ("config_feasible_streak", False),
+    "tb0": ("config_to_boundary", "none"),
+    "tbc": ("config_to_boundary", "config"),
+    "tbf": ("config_to_boundary", "feasible"),
+    "tba": ("config_to_boundary", "all"),
 }
 
 
@@ -301,7 +305,8 @@ def parse_variant(name: str) -> dict[str, Any] | None:
     ``hpo-gp:b4:o1`` -> ``{"config_beta": 4.0, "config_objective_beta": 1.0}``; ``f<k>`` sets
     ``config_feasible_every``, ``p<beta>`` ``config_feasible_beta``, ``q<beta>`` its objective beta, ``w<k>``
     ``config_widen``, ``m<x>`` ``config_feasible_margin``, ``r<x>`` ``config_local_radius``, ``z<x>`` ``config_prefeasible_beta``, ``nw`` turns the constraint warping off, ``ow``/``now`` the objective warping on/off, ``cei``/``lcei``/``bnd`` the
-    feasible-side rule "cei"/"bounds+cei"/"bounds", ``ff``/``nff`` turn ``config_feasible_first`` on/off, ``st``/``nst`` ``config_feasible_streak``;
+    feasible-side rule "cei"/"bounds+cei"/"bounds", ``ff``/``nff`` turn ``config_feasible_first`` on/off, ``st``/``nst`` ``config_feasible_streak``, ``tb0``/``tbc``/``tbf``/``tba``
+    ``config_to_boundary`` "none"/"config"/"feasible"/"all";
     ``hpo-gp`` -> ``{}`` (the defaults).
     """
     parts = name.split(":")
@@ -317,7 +322,7 @@ def parse_variant(name: str) -> dict[str, Any] | None:
             out[field_name] = kind(p[1:])
         else:
             raise ValueError(
-                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:r<radius>][:z<beta>][:nw][:ow|:now][:cei|:lcei|:bnd][:ff|:nff][:st|:nst]"
+                f"bad hpo variant {name!r}: use hpo-gp[:b<beta>][:o<beta>][:f<k>][:p<beta>][:q<beta>][:w<k>][:r<radius>][:z<beta>][:nw][:ow|:now][:cei|:lcei|:bnd][:ff|:nff][:st|:nst][:tb0|:tbc|:tbf|:tba]"
             )
     return out
 

@@ -140,6 +140,13 @@ class Proposer:
             Default 0, the posterior mean's violation: upper bounds made the search creep along the best infeasible
             trials of WeldedBeamSO (0.1 % feasible), where the mean reaches the feasible region in more runs
             (docs/constrained.md).
+        config_to_boundary: which CONFIG steps the acquisition optimizer follows to the boundary of their feasible
+            set (SLSQP on the bounds, ``optimize_acquisition(to_boundary=...)``) instead of stopping where the
+            penalty refinement leaves them, inside it: "none" (the default), "config" (CONFIG's optimistic step
+            only), "feasible" (also the feasible-side step once a feasible trial exists) or "all" (also before).
+            Measured (docs/constrained.md): "feasible" ends 7x closer to SpeedReducer's optimum but places
+            feasible-side steps exactly where a biased constraint model is wrong (PressureVessel's steps crept up
+            to the boundary from the infeasible side for five trials), and no setting beat "none" on the mean.
         config_feasible_objective_beta: squared multiplier of the objective's LCB in the feasible-side step
             (None: ``config_objective_beta``).
         config_feasible_first: until a feasible trial exists, every model-based trial takes the feasible-side step.
@@ -191,6 +198,7 @@ class Proposer:
     config_feasible_rule: str = "bounds+cei"
     config_local_radius: float = 0.1
     config_prefeasible_beta: float | None = 0.0
+    config_to_boundary: str = "none"
     surrogate_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -209,6 +217,10 @@ class Proposer:
         widen = self.config_widen
         if isinstance(widen, bool) or int(widen) != widen or widen < 0:
             raise ValueError(f"config_widen={widen!r} must be an integer >= 0")
+        if self.config_to_boundary not in ("none", "config", "feasible", "all"):
+            raise ValueError(
+                f"config_to_boundary={self.config_to_boundary!r} must be 'none', 'config', 'feasible' or 'all'"
+            )
         if self.config_feasible_rule not in ("bounds", "cei", "bounds+cei"):
             raise ValueError(
                 f"config_feasible_rule={self.config_feasible_rule!r} must be 'bounds', 'cei' or 'bounds+cei'"
@@ -335,7 +347,9 @@ class Proposer:
                 if not feasible.any() and self.config_prefeasible_beta is not None:
                     beta_s = self.config_prefeasible_beta
                 safe = config.feasible_side(beta_s, self.config_feasible_objective_beta)
-                x, best = self._optimize(safe, space, rng, kwargs)
+                mode = self.config_to_boundary
+                boundary = mode == "all" or (mode == "feasible" and bool(feasible.any()))
+                x, best = self._optimize(safe, space, rng, {**kwargs, "to_boundary": boundary})
             # before any feasible trial: the least (mean) violation leads into the feasible region; after: only a
             # point whose objective LCB beats the best feasible value by the margin is worth a trial, else CONFIG
             # explores
@@ -352,6 +366,7 @@ class Proposer:
                 return x
             if -best < best_feasible:
                 x_safe = x  # promises less than the margin, but some improvement
+        kwargs = {**kwargs, "to_boundary": self.config_to_boundary != "none"}
         x, best = self._optimize(config, space, rng, kwargs)
         info["declared_infeasible"] = self._declares_infeasible(config, space, data, rng, best)
         if x_safe is not None:
@@ -385,6 +400,7 @@ class Proposer:
         from acquisition.optimize import optimize_acquisition
 
         if getattr(acq, "optimize", None) is not None:
+            kwargs = {k: v for k, v in kwargs.items() if k != "to_boundary"}
             return acq.optimize(space, rng, **kwargs)
         return optimize_acquisition(acq, space, rng, n_raw=self.n_raw, n_restarts=self.n_restarts, **kwargs)
 

@@ -126,13 +126,14 @@ def test_widened_bounds_reach_further_from_the_data():
 
 
 def test_config_step_does_not_repeat_a_known_point():
-    """A 7x7 grid with feasibility iff a + b >= 0.75 and a linear objective: at the default betas CONFIG's step lands
-    next to the feasible corner trial (0, 0.75) already run; widening the bounds sends it where it can learn."""
+    """A 7x7 grid with feasibility iff a + b >= 0.75, a linear objective, and feasible trials already run along the
+    boundary next to the corner (0, 0.75): at the default betas CONFIG's step lands next to one of them; widening
+    the bounds sends it where it can learn."""
     from hpo.history import Dataset
     from hpo.scheduler import Proposer
 
     grid = np.linspace(0.0, 1.0, 7)
-    X = np.array([[a, b] for a in grid for b in grid] + [[0.0, 0.75]])
+    X = np.array([[a, b] for a in grid for b in grid] + [[t, 0.75 - t] for t in np.linspace(0.0, 0.1, 11)])
     s = X.sum(axis=1)
     g = np.where(s < 0.75 - 1e-9, 0.3, -0.5 * (s - 0.75))
     data = Dataset(X=X, Y=s[:, None], G=g[:, None], constraint_names=("g",), X_pending=np.zeros((0, 2)))
@@ -250,11 +251,12 @@ def test_prefeasible_beta_applies_only_until_a_feasible_trial(monkeypatch):
 
     space = SearchSpace({"x": hpo.Float(0, 1)})
     X = np.array([[0.1], [0.5], [0.9]])
-    betas = []
+    betas, boundary = [], []
 
     def fake_optimize(self, acq, space, rng, kwargs):
         if isinstance(acq, ConfigAcquisition) and acq.pessimistic:
             betas.append(acq.beta)
+            boundary.append(kwargs["to_boundary"])
         return np.array([0.3]), -INFEASIBLE_OFFSET * 2  # nothing feasible: the least violation
 
     monkeypatch.setattr(Proposer, "_optimize", fake_optimize)
@@ -262,11 +264,38 @@ def test_prefeasible_beta_applies_only_until_a_feasible_trial(monkeypatch):
         data = Dataset(
             X=X, Y=X.copy(), G=np.array(g)[:, None], constraint_names=("g",), X_pending=np.zeros((0, 1))
         )
-        Proposer(n_startup_trials=2, config_prefeasible_beta=0.0).propose(data, space, seed=0, trial_number=3)
-    assert betas == [0.0, 0.25]
+        for mode in ("none", "feasible", "all"):
+            Proposer(n_startup_trials=2, config_prefeasible_beta=0.0, config_to_boundary=mode).propose(
+                data, space, seed=0, trial_number=3
+            )
+    assert betas == [0.0] * 3 + [0.25] * 3
+    # "feasible": the step is followed to the boundary of its set only once a trial is feasible
+    assert boundary == [False, False, True, False, True, True]
+    assert Proposer().config_to_boundary == "none"
     assert Proposer().config_prefeasible_beta == 0.0
     with pytest.raises(ValueError, match="config_prefeasible_beta=-1"):
         Proposer(config_prefeasible_beta=-1.0)
+    with pytest.raises(ValueError, match="config_to_boundary='edge'"):
+        Proposer(config_to_boundary="edge")
+
+
+def test_optimizer_walks_the_auxiliary_problem_to_an_active_constraint():
+    """Minimize x0 + x1 subject to 0.6 - x0 - x1 <= 0: every solution is on the constraint. The proposal must sit
+    on it (to solver precision) and on its feasible side, not at the best Sobol candidate a little inside."""
+    from surrogates.gp import GPSurrogate
+
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 2))
+    f = GPSurrogate().fit(X, X[:, 0] + X[:, 1])
+    g = GPSurrogate(center=False).fit(X, 0.6 - X[:, 0] - X[:, 1])
+    acq = ConfigAcquisition(f, [g], beta=0.0, objective_beta=0.0)
+    assert acq.torch_constrained is not None
+    space = SearchSpace({"a": hpo.Float(0, 1), "b": hpo.Float(0, 1)})
+    x, value = optimize_acquisition(acq, space, np.random.default_rng(1), n_raw=256)
+    gx = g.posterior(x[None, :]).mean[0]
+    assert -1e-6 <= gx <= 0.0
+    assert value == pytest.approx(-f.posterior(x[None, :]).mean[0])
+    assert x.sum() == pytest.approx(0.6, abs=1e-3)
 
 
 def test_bad_beta_is_named():
