@@ -87,8 +87,17 @@ class ConstrainedLogEI(Acquisition):
         return total
 
 
-def from_model(model, y, rng, **options) -> LogEI:
-    """Factory for the registry: LogEI against the best observed target."""
+def from_model(model, y, rng, *, y_pending=None, **options) -> LogEI:
+    """Factory for the registry: LogEI against the best observed target.
+
+    ``y_pending``: the values the model was conditioned on at pending trials (the scheduler's Kriging believer).
+    They count as observations for the incumbent too: otherwise a pending point whose believed value beats the
+    best observed one keeps EI = improvement > 0 at itself, where the model has no uncertainty left, and the
+    optimizer's refined starts converge onto the pending point (which is excluded) instead of elsewhere.
+    """
     import numpy as np
 
-    return LogEI(model, best_f=float(np.min(y)))
+    best = float(np.min(y))
+    if y_pending is not None and len(y_pending):
+        best = min(best, float(np.min(y_pending)))
+    return LogEI(model, best_f=best)

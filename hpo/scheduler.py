@@ -10,7 +10,9 @@ Flow of one proposal (design.md §5)::
 * Afterwards a surrogate is fitted to the observed trials and an acquisition chooses the next point: LogEI by
   default, UCB on request.
 * Running trials are pending: the GP is conditioned on them at its own predicted mean (Kriging believer), which
-  removes their neighbourhood's expected improvement, so concurrent workers get different configurations.
+  removes their neighbourhood's expected improvement, so concurrent workers get different configurations. The
+  believed values also count for EI's incumbent: a pending point predicted to beat the best trial would otherwise
+  keep EI > 0 at itself, and the refined optimizer starts converged onto it (benchmarks/bench_parallel.py).
 * Several objectives are scalarized per proposal with a random augmented Chebyshev weighting (ParEGO), drawn from the
   same seeded generator.
 
@@ -112,6 +114,8 @@ class Proposer:
         ucb_beta: confidence multiplier for "ucb".
         n_raw: raw Sobol candidates for the acquisition optimizer.
         n_restarts: locally refined starts.
+        pending_incumbent: the believed values of pending trials also count for EI's incumbent (see
+            ``acquisition.ei.from_model``); False is the earlier behaviour, kept for comparison.
         config_beta: CONFIG's squared confidence multiplier for the constraints' optimistic bounds in proposals
             (default 4: 2 sigma; papers.md §1 suggests a constant of 2-3 in practice).
         config_objective_beta: CONFIG's squared multiplier for the objective's LCB (default 1; None: config_beta).
@@ -199,6 +203,7 @@ class Proposer:
     config_local_radius: float = 0.1
     config_prefeasible_beta: float | None = 0.0
     config_to_boundary: str = "none"
+    pending_incumbent: bool = True
     surrogate_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -335,7 +340,10 @@ class Proposer:
             incumbents = data.X[np.argsort(y)[:5]]
         kwargs = {"incumbents": incumbents, "exclude": exclude}
         if config is None:
-            acq = make_acquisition(self.acquisition_name, model, y, rng, beta=self.ucb_beta)
+            options: dict[str, Any] = {"beta": self.ucb_beta}
+            if len(data.X_pending) and self.pending_incumbent:
+                options["y_pending"] = model.posterior(data.X_pending).mean  # the believed values
+            acq = make_acquisition(self.acquisition_name, model, y, rng, **options)
             return self._optimize(acq, space, rng, kwargs)[0]
         if feasible_side:
             feasible = data.feasible

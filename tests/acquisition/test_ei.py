@@ -107,3 +107,39 @@ def test_constrained_log_ei_is_log_ei_plus_log_probability_of_feasibility():
     space = SearchSpace({"a": hpo.Float(0, 1), "b": hpo.Float(0, 1)})
     x, _ = optimize_acquisition(acq, space, np.random.default_rng(0), n_raw=128)
     assert g.posterior(x[None, :]).mean[0] < 0.3  # the chosen point is likely feasible
+
+
+def test_believed_values_of_pending_trials_count_for_the_incumbent():
+    from acquisition.ei import from_model
+
+    model = _Quadratic([0.3, 0.6])
+    rng = np.random.default_rng(0)
+    assert from_model(model, np.array([0.5, 0.2]), rng).best_f == 0.2
+    assert from_model(model, np.array([0.5, 0.2]), rng, y_pending=np.array([0.1, 0.4])).best_f == 0.1
+    assert from_model(model, np.array([0.5, 0.2]), rng, y_pending=np.zeros(0)).best_f == 0.2
+
+
+def test_scheduler_passes_the_believed_values_of_pending_trials(monkeypatch):
+    import acquisition
+    from hpo.history import Dataset
+    from hpo.scheduler import Proposer
+
+    seen = []
+    original = acquisition.make_acquisition
+
+    def spy(name, model, y, rng, **options):
+        seen.append(options.get("y_pending"))
+        return original(name, model, y, rng, **options)
+
+    monkeypatch.setattr(acquisition, "make_acquisition", spy)
+    rng = np.random.default_rng(1)
+    X = rng.random((12, 2))
+    pending = np.array([[0.3, 0.6], [0.7, 0.2]])
+    data = Dataset(
+        X=X, Y=((X - 0.3) ** 2).sum(1)[:, None], G=np.zeros((12, 0)), constraint_names=(), X_pending=pending
+    )
+    space = SearchSpace({"a": hpo.Float(0, 1), "b": hpo.Float(0, 1)})
+    Proposer().propose(data, space, seed=0, trial_number=14)
+    Proposer(pending_incumbent=False).propose(data, space, seed=0, trial_number=14)
+    assert seen[0] is not None and seen[0].shape == (2,)
+    assert seen[1] is None
