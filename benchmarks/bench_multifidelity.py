@@ -26,8 +26,8 @@ Methods:
 
 * ``asha-cqr``, ``asha-gp``: ``hpo.create_study(surrogate=..., fidelity=hpo.Fidelity(1, max, eta=3))``: stopping-type
   ASHA with Hyperband brackets, surrogate fitted on the rung-aggregated history (papers.md §2);
-* ``asha1-cqr``: the same with ``brackets=1`` (plain ASHA, every trial judged from the first rung, the paper's
-  ASHA-CQR setting);
+* ``asha1-cqr``, ``asha1-gp``, ``asha1-random``: the same with ``brackets=1`` (plain ASHA, every trial judged from
+  the first rung, the paper's ASHA-CQR setting);
 * ``asha-cqr-local``: ``asha-cqr`` without quantile Thompson sampling's global steps (an ablation, see
   ``acquisition/thompson.py``);
 * ``asha-cqr-constant``: ``asha-cqr`` with the paper's quantile trees fitted on the values themselves instead of on
@@ -397,6 +397,8 @@ METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     "asha-cqr-constant": _run_hpo_cqr_constant,
     "asha-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp"),
     "asha-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9),
+    "asha1-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", brackets=1),
+    "asha1-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9, brackets=1),
     "tpe-hyperband": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_tpe(s)),
     "hpo-cqr-pruner": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_hpo_cqr_sampler(s)),
     "synetune-asha-cqr": _run_synetune_asha_cqr,

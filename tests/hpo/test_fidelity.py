@@ -69,7 +69,8 @@ def test_rung_levels(fid, rungs):
 
 
 def test_brackets_of_hyperband():
-    f = Fidelity(1, 27, eta=3)
+    assert Fidelity(1, 27).n_brackets == 1  # plain ASHA unless asked for Hyperband
+    f = Fidelity(1, 27, eta=3, brackets=None)
     assert f.n_brackets == 4
     assert [f.bracket_min_resource(b) for b in range(4)] == [1, 3, 9, 27]
     assert [f.bracket_rungs(b) for b in range(4)] == [(1, 3, 9), (3, 9), (9,), ()]
@@ -82,7 +83,7 @@ def test_brackets_of_hyperband():
 
 
 def test_bracket_assignment_is_pure_and_follows_the_probabilities():
-    f = Fidelity(1, 27, eta=3)
+    f = Fidelity(1, 27, eta=3, brackets=None)
     a = [assign_bracket(f, 7, n) for n in range(3000)]
     assert a == [assign_bracket(f, 7, n) for n in range(3000)]  # pure in (seed, number)
     assert a != [assign_bracket(f, 8, n) for n in range(3000)]

@@ -38,7 +38,7 @@ def test_fidelity_is_stored_as_json_and_reloaded(tmp_path: Path):
         space=SPACE, storage=url, study_name="mf", fidelity=hpo.Fidelity(1, 27, eta=3), seed=1
     )
     stored = read_config(optuna.load_study(study_name="mf", storage=url))
-    assert stored["fidelity"] == {"min": 1, "max": 27, "eta": 3, "brackets": None}
+    assert stored["fidelity"] == {"min": 1, "max": 27, "eta": 3, "brackets": 1}
     json.dumps(stored["fidelity"])
     again = hpo.load_study(study_name="mf", storage=url)
     assert again.fidelity == Fidelity(1, 27, eta=3) == s.fidelity
