@@ -27,7 +27,9 @@ Methods:
 * ``asha-cqr``, ``asha-gp``: ``hpo.create_study(surrogate=..., fidelity=hpo.Fidelity(1, max, eta=3))``: stopping-type
   ASHA with Hyperband brackets, surrogate fitted on the rung-aggregated history (papers.md §2);
 * ``asha1-cqr``, ``asha1-gp``, ``asha1-random``: the same with ``brackets=1`` (plain ASHA, every trial judged from
-  the first rung, the paper's ASHA-CQR setting);
+  the first rung, the paper's ASHA-CQR setting; ``hpo.Fidelity``'s default since 2026-11-28);
+* ``asha1-cqr-g<share>``: ``asha1-cqr`` with quantile Thompson sampling's share of global steps set to ``share``
+  (a sweep; the default is 0.7);
 * ``asha-cqr-local``: ``asha-cqr`` without quantile Thompson sampling's global steps (an ablation, see
   ``acquisition/thompson.py``);
 * ``asha-cqr-constant``: ``asha-cqr`` with the paper's quantile trees fitted on the values themselves instead of on
@@ -51,6 +53,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import sys
@@ -384,6 +387,36 @@ def _run_hpo_cqr_constant(problem: MFProblem, seed: int, budget: int) -> list[di
         return _run_hpo(problem, seed, budget, surrogate="cqr")
 
 
+def _share_method(name: str) -> Callable[[MFProblem, int, int], list[dict[str, Any]]] | None:
+    """``asha1-cqr-g<share>``: plain ASHA + CQR with quantile Thompson sampling's share of global steps set to
+    ``share`` (a sweep of ``QuantileThompson(global_share=...)``, which is not a study setting, so its default is
+    overridden for the run only); None for any other name."""
+    match = re.fullmatch(r"asha1-cqr-g([0-9]*\.?[0-9]+)", name)
+    if match is None or not 0.0 <= float(match.group(1)) <= 1.0:
+        return None
+    share = float(match.group(1))
+
+    def run(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
+        from unittest import mock
+
+        from acquisition.thompson import QuantileThompson
+
+        with mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, {"global_share": share}):
+            return _run_hpo(problem, seed, budget, surrogate="cqr", brackets=1)
+
+    return run
+
+
+def _register(name: str) -> bool:
+    """Make ``name`` a known method (the ``asha1-cqr-g<share>`` family is built on demand)."""
+    if name in METHODS:
+        return True
+    method = _share_method(name)
+    if method is not None:
+        METHODS[name] = method
+    return method is not None
+
+
 def _hpo_cqr_sampler(seed: int) -> Any:
     from integrations.optuna import HPOSampler
 
@@ -464,6 +497,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def report(runs: Sequence[Run], meta: Mapping[str, Any] | None = None) -> str:
+    for r in runs:
+        _register(r["method"])
     optima = _optima(runs)
     methods = [m for m in METHODS if any(r["method"] == m for r in runs)]
     problems = list(dict.fromkeys(r["problem"] for r in runs))
@@ -567,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
-        if m not in METHODS:
+        if not _register(m):
             parser.error(f"unknown method {m!r}; known: {', '.join(METHODS)}")
     problems = [MF_PROBLEMS[p.strip()] for p in args.problems.split(",") if p.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

@@ -88,3 +88,14 @@ def test_merge_runs_later_files_replace_the_same_method_problem_and_seed() -> No
     assert len(runs) == 3
     by = {(r["method"], r["seed"]): r for r in runs}
     assert by[("m", 1)] is newer and by[("m", 0)]["events"] == [] and by[("n", 1)] is other
+
+
+def test_global_share_methods_are_built_on_demand() -> None:
+    assert bm._share_method("asha1-cqr-g0.7") is not None
+    assert bm._share_method("asha1-cqr-g1.5") is None  # a share is a probability
+    assert bm._share_method("asha1-cqr-gx") is None
+    assert bm._register("asha1-cqr-g0.25") and "asha1-cqr-g0.25" in bm.METHODS
+    assert not bm._register("no-such-method")
+    from acquisition.thompson import QuantileThompson
+
+    assert QuantileThompson.__init__.__kwdefaults__["global_share"] == 0.7
