@@ -45,6 +45,13 @@ def _scores(acq: Acquisition, X: np.ndarray, exclude: np.ndarray | None) -> np.n
     return np.where(dup, -1e300, v)
 
 
+def _box(d: int, lo: np.ndarray | None, hi: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The batch solvers' bounds as float arrays, the unit cube where not given."""
+    lo = np.zeros(d) if lo is None else np.asarray(lo, dtype=float)
+    hi = np.ones(d) if hi is None else np.asarray(hi, dtype=float)
+    return lo, hi
+
+
 def lbfgsb_batch(
     acq: Acquisition,
     X: np.ndarray,
@@ -56,8 +63,7 @@ def lbfgsb_batch(
     """Batched L-BFGS-B on the ``mask`` columns of every row of ``X`` within ``[lo, hi]`` (default: the unit cube;
     other columns fixed). One scipy run over all rows: the rows' scores are summed, each gradient is its own."""
     k, d = X.shape
-    lo = np.zeros(d) if lo is None else np.asarray(lo, dtype=float)
-    hi = np.ones(d) if hi is None else np.asarray(hi, dtype=float)
+    lo, hi = _box(d, lo, hi)
     m = int(mask.sum())
     base = X.copy()
 
@@ -104,8 +110,7 @@ def slsqp_batch(
     from surrogates.gp import torch_threads
 
     k, d = X.shape
-    lo = np.zeros(d) if lo is None else np.asarray(lo, dtype=float)
-    hi = np.ones(d) if hi is None else np.asarray(hi, dtype=float)
+    lo, hi = _box(d, lo, hi)
     m = int(mask.sum())
     base = X.copy()
     cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
