@@ -279,19 +279,14 @@ def optimize_acquisition(
     for _ in range(2):
         if cont.any():
             if acq.differentiable:
-                cand = space.round_encoded(lbfgsb_batch(acq, cur, cont, maxiter))
-                cand_s = _scores(acq, cand, exclude)
+                # hard constraints: the penalty refinement, then SLSQP on the constraints; each refined row is pulled
+                # back to the feasible set's edge if it overshot, and kept only where it scores better
                 hard = to_boundary and getattr(acq, "torch_constrained", None) is not None
-                if hard:
-                    cand, cand_s = _segment_search(acq, space, cur, cur_s, cand, cand_s, exclude)
-                better = cand_s > cur_s
-                cur = np.where(better[:, None], cand, cur)
-                cur_s = np.where(better, cand_s, cur_s)
-                if hard:
-                    cand = space.round_encoded(slsqp_batch(acq, cur, cont, maxiter))
-                    cand, cand_s = _segment_search(
-                        acq, space, cur, cur_s, cand, _scores(acq, cand, exclude), exclude
-                    )
+                for solve in (lbfgsb_batch, slsqp_batch) if hard else (lbfgsb_batch,):
+                    cand = space.round_encoded(solve(acq, cur, cont, maxiter))
+                    cand_s = _scores(acq, cand, exclude)
+                    if hard:
+                        cand, cand_s = _segment_search(acq, space, cur, cur_s, cand, cand_s, exclude)
                     better = cand_s > cur_s
                     cur = np.where(better[:, None], cand, cur)
                     cur_s = np.where(better, cand_s, cur_s)
