@@ -169,7 +169,9 @@ class Proposer:
         config_local_radius: when the feasible-side step promises an improvement smaller than the margin, it
             is still taken if CONFIG's step lands within this L-infinity distance (unit cube) of the best feasible
             trial: near the incumbent both steps refine the same boundary, and the safe one does it from the
-            feasible side (0: the margin alone decides).
+            feasible side (0: the margin alone decides). With the rule "bounds+cei" the refinement is a
+            constrained-EI step, taken next to the incumbent whatever the safe step promised (since session 5:
+            before, only when it promised some improvement; measured in docs/constrained.md).
         config_objective_warp: with constraints, model the objective on :func:`warp_objective`'s log scale (its
             order, hence the best feasible trial, is unchanged).
         config_widen: when CONFIG's step lands within 1 % of the box (in every coordinate) of a trial already
@@ -377,12 +379,15 @@ class Proposer:
         kwargs = {**kwargs, "to_boundary": self.config_to_boundary != "none"}
         x, best = self._optimize(config, space, rng, kwargs)
         info["declared_infeasible"] = self._declares_infeasible(config, space, data, rng, best)
-        if x_safe is not None:
+        # constrained EI refines next to the incumbent even when the safe step promised nothing: its bounds keep
+        # half a standard deviation inside every constraint, constrained EI may sit at an active one
+        cei_refines = self.config_feasible_rule == "bounds+cei" and config.differentiable
+        if x_safe is not None or (feasible_side and cei_refines and bool(data.feasible.any())):
             # CONFIG's step next to the best feasible trial is boundary refinement from the infeasible side, which
             # the safe step does from the feasible side; only a step elsewhere is the exploration the margin is for
             incumbent = data.X[data.feasible][np.argmin(y[data.feasible])]
             if np.max(np.abs(x - incumbent)) < self.config_local_radius:
-                if self.config_feasible_rule == "bounds+cei" and config.differentiable:
+                if cei_refines:
                     return self._constrained_ei_step(config, data, y, space, rng, kwargs)
                 return x_safe
         for _ in range(self.config_widen):

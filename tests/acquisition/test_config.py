@@ -241,6 +241,11 @@ def test_feasible_side_step_must_promise_a_share_of_the_feasible_spread(monkeypa
     assert chosen(0.05, 0.97, config_x=0.15, rule="bounds+cei") == pytest.approx(0.33)
     assert chosen(0.05, 0.97, config_x=0.75, rule="bounds+cei") == pytest.approx(0.75)
     assert chosen(0.05, 0.97, config_x=0.75, rule="cei") == pytest.approx(0.75)  # its LCB misses the margin
+    # with "bounds+cei" the refinement next to the incumbent does not need the safe step's promise (upper bounds keep
+    # half a standard deviation inside an active constraint, so near convergence they promise nothing)
+    assert chosen(0.05, 1.02, config_x=0.15, rule="bounds+cei") == pytest.approx(0.33)
+    assert chosen(0.05, 1.02, config_x=0.75, rule="bounds+cei") == pytest.approx(0.75)
+    assert chosen(0.05, 1.02, config_x=0.15, rule="bounds+cei", radius=0.0) == pytest.approx(0.15)
     assert Proposer().config_feasible_margin == 0.05 and Proposer().config_local_radius == 0.1
     assert Proposer().config_feasible_rule == "bounds+cei"
 
