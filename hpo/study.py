@@ -624,10 +624,12 @@ def create_study(
         storage: a storage URL or an Optuna storage; None uses ``sqlite:///hpo.db``.
         study_name: the study's name (None: a generated one).
         load_if_exists: reopen an existing study of that name instead of failing; its stored space must match.
-        surrogate: "gp".
+        surrogate: "gp" (default), "cqr" (conformalized quantile regression, docs/cqr_multifidelity.md) or "goucb"
+            (neural network with GO-UCB exploration for many dimensions, docs/goucb.md).
         fidelity: ``hpo.Fidelity(min, max, eta=3)`` (or a dict with those keys) for multi-fidelity scheduling:
-            the objective then gets a :class:`Trial` and reports per step; stopping-type ASHA with Hyperband
-            brackets decides who stops (see :mod:`hpo.fidelity`). Single-objective studies only.
+            the objective then gets a :class:`Trial` and reports per step; stopping-type asynchronous successive
+            halving decides who stops (plain ASHA by default, Hyperband brackets with ``brackets=None``; see
+            :mod:`hpo.fidelity`). Single-objective studies only.
         seed: seed of every proposal; None draws one, stored with the study so all workers and resumes share it.
         acquisition: "auto" (the surrogate's own; LogEI for the GP), "logei" or "ucb".
         n_startup_trials: trials from the Sobol design before the surrogate takes over; None: the surrogate's
