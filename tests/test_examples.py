@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,15 +16,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("goucb_highdim.py", ["after  20 trials: best", "CPU per suggestion over the last 10:"]),
     ],
 )
-def test_example_quick_run(script: str, expected: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=EXAMPLES.parent,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_example_quick_run(run_example, script: str, expected: list[str]) -> None:
+    stdout = run_example(EXAMPLES / script, "--quick")
     for line in expected:
-        assert line in result.stdout
+        assert line in stdout

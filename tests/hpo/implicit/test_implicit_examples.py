@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,14 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "implicit"
         ("dataset_distillation.py", "distilled images"),
     ],
 )
-def test_example_quick_run(script: str, expected: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert expected in result.stdout
-    assert "run: python examples/implicit/" in result.stdout
+def test_example_quick_run(run_example, script: str, expected: str) -> None:
+    stdout = run_example(EXAMPLES / script, "--quick")
+    assert expected in stdout
+    assert "run: python examples/implicit/" in stdout
