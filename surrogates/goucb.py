@@ -32,6 +32,16 @@ posterior object serves CONFIG and pending trials.
   forming any ``g``: with activations ``a_l`` and back-propagated signals ``delta_l = df/dz_l``,
   ``<g(x), g(x')> = sum_l (delta_l . delta_l')(a_{l-1} . a_{l-1}' + 1) + a_L . a_L' + 1``.
 
+Inputs. The network reads the centred coordinates ``u = 2x - 1`` and, with ``inputs="quadratic"`` (the default),
+their squares ``u^2 - 1/3`` as well (``1/3`` is the mean of ``u^2`` over the cube, so the extra inputs start centred
+too). Why: fitted to a few dozen points in 20+ dimensions, a weight-decayed MLP on ``u`` alone is close to linear,
+so its minimizer over any box is a corner and every GO-UCB step is a sign-gradient step; with the squares, a
+separable quadratic model ``sum_i a_i u_i^2 + b_i u_i`` (any centre per coordinate, found by the fit) costs the
+network no more weight than a linear one, so the mean can bend and have its minimum inside the box (the model
+class of derivative-free trust-region methods). On one-hot or boolean columns the square is a constant and is
+absorbed by the biases. ``inputs="linear"`` is the network on ``u`` alone (the behaviour before 2026-11-28, session
+6).
+
 ``features="last_layer"`` is the documented approximation for very many trials (``N`` in the thousands, where the
 dual's ``N x N`` system grows): only the output layer's gradient, ``[a_L(x), 1]`` per member, enters ``g``; then
 ``p = E (h_L + 1)`` is small and the primal Sherman-Morrison form is used. It keeps no uncertainty about the hidden
@@ -64,6 +74,7 @@ __all__ = ["GOUCBSurrogate", "GOUCBPosterior", "sherman_morrison_update", "defau
 _ACTIVATIONS = ("silu", "tanh")
 _CHECK_EVERY = 5  # training steps between reads of the held-out loss
 _FEATURES = ("full", "last_layer")
+_INPUTS = ("quadratic", "linear")
 
 
 def default_startup_trials(dim: int, budget: int | None = None) -> int:
@@ -129,6 +140,8 @@ class GOUCBSurrogate(Surrogate):
         lam: regularizer of ``Sigma`` relative to the mean squared gradient norm (the GP-equivalent noise variance in
             standardized units).
         features: "full" (all weights; exact) or "last_layer" (output layer only; for thousands of trials).
+        inputs: "quadratic" (centred coordinates and their squares) or "linear" (coordinates only); see the module
+            docstring for why squares.
         seed: seed of the initializations and hold-out slices (a local ``torch.Generator``; the global torch seed is
             untouched).
 
@@ -153,6 +166,7 @@ class GOUCBSurrogate(Surrogate):
         holdout: float = 0.15,
         lam: float = 0.01,
         features: str = "full",
+        inputs: str = "quadratic",
         seed: int | None = None,
     ) -> None:
         self.hidden = hidden
@@ -166,6 +180,7 @@ class GOUCBSurrogate(Surrogate):
         self.holdout = holdout
         self.lam = lam
         self.features = features
+        self.inputs = inputs
         self.seed = seed
 
     # ------------------------------------------------------------------ validation
@@ -189,6 +204,8 @@ class GOUCBSurrogate(Surrogate):
             raise ValueError(f"activation={self.activation!r} is not one of {list(_ACTIVATIONS)!r}")
         if self.features not in _FEATURES:
             raise ValueError(f"features={self.features!r} is not one of {list(_FEATURES)!r}")
+        if self.inputs not in _INPUTS:
+            raise ValueError(f"inputs={self.inputs!r} is not one of {list(_INPUTS)!r}")
 
     # ------------------------------------------------------------------ network
     def _act(self, z):
@@ -201,6 +218,18 @@ class GOUCBSurrogate(Surrogate):
         s = torch.sigmoid(z)
         return z * s, s * (1.0 + z * (1.0 - s))
 
+    def _inputs(self, X):
+        """The network's input rows for ``(m, d)`` cube points: ``u = 2x - 1``, then ``u^2 - 1/3`` if quadratic."""
+        import torch
+
+        u = 2.0 * X - 1.0  # centred: no corner of the cube is special
+        if self.inputs == "linear":
+            return u
+        return torch.cat([u, u * u - 1.0 / 3.0], dim=-1)
+
+    def _n_inputs(self, d: int) -> int:
+        return d if self.inputs == "linear" else 2 * d
+
     def _forward(self, params, X, *, signals: bool = False):
         """Ensemble forward pass of ``(m, d)`` -> ``(E, m)`` outputs in standardized units.
 
@@ -209,7 +238,7 @@ class GOUCBSurrogate(Surrogate):
         is an outer product ``a_{l-1} delta_l^T``.
         """
         E = params[0].shape[0]
-        a = (2.0 * X - 1.0).expand(E, *X.shape)  # centred inputs: no corner of the cube is special
+        a = self._inputs(X).expand(E, X.shape[0], -1)
         acts, slopes = [a], []
         n_hidden = (len(params) - 2) // 2
         for layer in range(n_hidden):
@@ -257,7 +286,7 @@ class GOUCBSurrogate(Surrogate):
 
         n, d = Xt.shape
         E = int(self.n_ensemble)
-        init = self._init_params(d, gen)
+        init = self._init_params(self._n_inputs(d), gen)
         shapes = [tuple(p.shape[1:]) for p in init]
         sizes = [math.prod(s) for s in shapes]
         theta = torch.cat([p.detach().reshape(E, -1) for p in init], dim=1).to(torch.float32)
@@ -276,7 +305,7 @@ class GOUCBSurrogate(Surrogate):
         n_tr = train_mask.sum(1)
         n_va = val_mask.sum(1).clamp_min(1.0)
         out_scale = 2.0 * train_mask / n_tr[:, None]  # d(sum_e mean training loss_e) / d(residual)
-        a0 = (2.0 * Xt.to(torch.float32) - 1.0).expand(E, n, d)
+        a0 = self._inputs(Xt.to(torch.float32)).expand(E, n, -1)
         a0_t = a0.transpose(1, 2)
         z = zt.to(torch.float32)
         lr, wd = float(self.lr), float(self.weight_decay)
@@ -387,7 +416,7 @@ class GOUCBSurrogate(Surrogate):
         return G.transpose(0, 1).reshape(m, -1) / E
 
     def _n_features(self) -> int:
-        sizes = [self.n_in_, *self.hidden_]
+        sizes = [self._n_inputs(self.n_in_), *self.hidden_]
         if self.features == "last_layer":
             return self.n_ensemble_ * (sizes[-1] + 1)
         d_w = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) + sizes[-1] + 1
