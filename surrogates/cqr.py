@@ -23,12 +23,17 @@ quantile model per level, the conformal step, the Thompson draw) and gives the q
 the data. The trees fit the *leave-one-out* residuals, so their quantiles describe how wrong ``m`` is on a point it
 has not seen, not the (near-zero) in-sample residuals of a smoother that interpolates.
 
-Kernel ridge (``m``): ``y`` standardized; Matérn-5/2 kernel with one length-scale ``l`` over the unit cube and a ridge
-``lam``, both chosen by the closed-form leave-one-out error ``mean((alpha_i / (K + lam I)^-1_ii)^2)`` over the grid
-``l in sqrt(d) * {0.05, 0.1, 0.2, 0.4, 0.8}``, ``lam in {1e-4, 1e-2, 0.1, 1}`` (one eigendecomposition per length-scale).
-It uses at most ``base_max_rows`` rows (the best half and a seeded random draw of the rest), so its cost stays
-bounded at 1,000 trials; rows left out of it get their plain residual (they are out-of-sample already). Far from the
-data ``m`` returns to the mean of ``y``. Below ``min_samples_for_base`` rows (5), or for constant ``y``, ``m`` is 0.
+Kernel ridge (``m``): ``y`` standardized; kernel ``K = Matérn-5/2(l) + w * F F^T`` with one length-scale ``l`` over
+the unit cube, ``F`` the centred inputs ``u = 2x - 1`` and their squares ``u^2 - 1/3`` (``base_quadratic``, default
+True; ``w = 0`` without it), and a ridge ``lam``; ``l``, ``w`` and ``lam`` chosen by the closed-form leave-one-out
+error ``mean((alpha_i / (K + lam I)^-1_ii)^2)`` over the grid ``l in sqrt(d) * {0.05, 0.1, 0.2, 0.4, 0.8}``,
+``w in {0, 0.3, 1, 3}``, ``lam in {1e-4, 1e-2, 0.1, 1}`` (one eigendecomposition per ``(l, w)``). The quadratic
+term lets ``m`` carry a separable quadratic trend between and beyond sparse observations (a valley in a log learning
+rate) where the Matérn part alone goes flat; ``w = 0`` wins where it does not help. It uses at most
+``base_max_rows`` rows (the best half and a seeded random draw of the rest), so its cost stays bounded at 1,000
+trials; rows left out of it get their plain residual (they are out-of-sample already). Far from the data ``m``
+returns to the mean of ``y`` plus the quadratic trend. Below ``min_samples_for_base`` rows (5), or for constant
+``y``, ``m`` is 0.
 
 Split-conformal calibration, once ``n >= min_samples_to_conformalize``: a seeded random ``calibration_fraction`` of
 the rows is held out, the trees are fitted on the rest, and for each symmetric pair ``(q_j, q_{K+1-j})`` with nominal
@@ -118,6 +123,9 @@ class CQRSurrogate(Surrogate):
         min_samples_leaf: fewest rows in a leaf.
         base: the boosting's initial estimate: "kernel" (kernel ridge regression, the trees fit its leave-one-out
             residuals; see the module docstring) or "constant" (the paper's model: the trees fit ``y``).
+        base_quadratic: add a quadratic term to the kernel ridge's kernel (a linear kernel on the centred inputs and
+            their squares), weighted 0, 0.3, 1 or 3 as the leave-one-out error chooses; False: the Matérn kernel
+            alone (the model before 2026-11-28, session 6).
         base_max_rows: most rows the kernel ridge uses (the best half and a seeded random draw of the rest).
         min_samples_for_base: fewest rows for the kernel ridge (below: constant base).
         seed: seed of the calibration split and of the kernel ridge's row subsample.
@@ -143,6 +151,7 @@ class CQRSurrogate(Surrogate):
         max_leaf_nodes: int = 8,
         min_samples_leaf: int = 3,
         base: str = "kernel",
+        base_quadratic: bool = True,
         base_max_rows: int = 256,
         min_samples_for_base: int = 5,
         seed: int | None = None,
@@ -155,6 +164,7 @@ class CQRSurrogate(Surrogate):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.base = base
+        self.base_quadratic = base_quadratic
         self.base_max_rows = base_max_rows
         self.min_samples_for_base = min_samples_for_base
         self.seed = seed
@@ -166,6 +176,8 @@ class CQRSurrogate(Surrogate):
             raise ValueError(f"calibration_fraction={self.calibration_fraction!r} must be in (0, 1)")
         if self.base not in ("kernel", "constant"):
             raise ValueError(f"base={self.base!r} must be 'kernel' or 'constant'")
+        if not isinstance(self.base_quadratic, (bool, np.bool_)):
+            raise ValueError(f"base_quadratic={self.base_quadratic!r} must be True or False")
         for key in (
             "min_samples_to_conformalize",
             "max_iter",
@@ -202,7 +214,7 @@ class CQRSurrogate(Surrogate):
         self.base_ = None
         target = y
         if self.base == "kernel" and X.shape[0] >= int(self.min_samples_for_base) and np.ptp(y) > 0.0:
-            self.base_ = _KernelRidge(int(self.base_max_rows))
+            self.base_ = _KernelRidge(int(self.base_max_rows), quadratic=bool(self.base_quadratic))
             target = self.base_.fit(X, y, np.random.default_rng(self.seed))
         with threadpool_limits(limits=1, user_api="openmp"):
             return [self._regressor(q, X.shape[0]).fit(X, target) for q in self.levels_]
@@ -287,6 +299,15 @@ class CQRSurrogate(Surrogate):
 
 _BASE_LENGTHS = (0.05, 0.1, 0.2, 0.4, 0.8)  # times sqrt(d): from a tenth of a side to the whole cube
 _BASE_RIDGES = (1e-4, 1e-2, 0.1, 1.0)  # relative to the kernel's unit variance and the standardized target
+# weights of the quadratic term (its kernel is about 1/3 on the diagonal)
+_BASE_QUADRATIC_WEIGHTS = (0.0, 0.3, 1.0, 3.0)
+
+
+def _quadratic_features(X: np.ndarray) -> np.ndarray:
+    """``(m, d) -> (m, 2d)``: centred inputs ``u = 2x - 1`` and ``u^2 - 1/3``, scaled so a row's norm is O(1)."""
+    u = 2.0 * X - 1.0
+    F = np.concatenate([u, u * u - 1.0 / 3.0], axis=1)
+    return F / math.sqrt(F.shape[1])
 
 
 def _matern52(D: np.ndarray, length: float) -> np.ndarray:
@@ -295,7 +316,13 @@ def _matern52(D: np.ndarray, length: float) -> np.ndarray:
 
 
 class _KernelRidge:
-    """Kernel ridge regression with a Matérn-5/2 kernel; length-scale and ridge by closed-form leave-one-out error.
+    """Kernel ridge regression with a Matérn-5/2 kernel (plus, if ``quadratic``, a weighted linear kernel on
+    :func:`_quadratic_features`); length-scale, ridge and that weight by closed-form leave-one-out error.
+
+    Why the quadratic term: alone, the Matérn kernel returns to the mean of the values away from the data, so
+    between sparse observations the initial estimate is flat; the quadratic term carries a separable quadratic
+    trend (a valley in a log learning rate, a bowl) across them. The leave-one-out choice of its weight, 0 among
+    them, keeps it out where it does not predict better.
 
     ``fit(X, y, rng)`` returns the ``(n,)`` residuals the quantile trees learn: leave-one-out residuals for the rows
     it was fitted on, plain residuals for the rows a subsample left out. For ``A = K + lam I`` and
@@ -303,8 +330,9 @@ class _KernelRidge:
     ``K = U diag(s) U^T`` every ridge of the grid costs one matrix product.
     """
 
-    def __init__(self, max_rows: int) -> None:
+    def __init__(self, max_rows: int, *, quadratic: bool = True) -> None:
         self.max_rows = max_rows
+        self.quadratic = quadratic
 
     def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         from scipy.spatial.distance import cdist
@@ -322,10 +350,13 @@ class _KernelRidge:
         self.scale_ = float(np.std(ys)) or 1.0
         z = (ys - self.mean_) / self.scale_
         D = cdist(Xs, Xs)
+        F = _quadratic_features(Xs)
+        FF = F @ F.T
         best = None
-        for rel in _BASE_LENGTHS:
+        weights = _BASE_QUADRATIC_WEIGHTS if self.quadratic else (0.0,)
+        for rel, weight in ((r, w) for r in _BASE_LENGTHS for w in weights):
             length = rel * math.sqrt(d)
-            s, U = np.linalg.eigh(_matern52(D, length))
+            s, U = np.linalg.eigh(_matern52(D, length) + weight * FF)
             s = np.clip(s, 0.0, None)
             Uz = U.T @ z
             for lam in _BASE_RIDGES:
@@ -334,8 +365,8 @@ class _KernelRidge:
                 loo = alpha / ((U * U) @ inv)
                 err = float(np.mean(loo * loo))
                 if best is None or err < best[0]:
-                    best = (err, length, lam, alpha, loo)
-        _, self.length_, self.ridge_, self.alpha_, loo = best
+                    best = (err, length, lam, alpha, loo, weight)
+        _, self.length_, self.ridge_, self.alpha_, loo, self.quadratic_weight_ = best
         self.X_ = Xs
         residual = y - self.predict(X)
         residual[rows] = loo * self.scale_
@@ -345,7 +376,10 @@ class _KernelRidge:
         """``(m, d) -> (m,)`` the kernel ridge's prediction (the mean of ``y`` far from the data)."""
         from scipy.spatial.distance import cdist
 
-        return self.mean_ + self.scale_ * (_matern52(cdist(X, self.X_), self.length_) @ self.alpha_)
+        K = _matern52(cdist(X, self.X_), self.length_)
+        if self.quadratic_weight_:
+            K = K + self.quadratic_weight_ * (_quadratic_features(X) @ _quadratic_features(self.X_).T)
+        return self.mean_ + self.scale_ * (K @ self.alpha_)
 
 
 def _median_nn_distance(X: np.ndarray) -> float:

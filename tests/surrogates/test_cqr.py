@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from surrogates import NotFittedError, QuantilePosterior, make_surrogate
-from surrogates.cqr import CQRSurrogate, _KernelRidge, _matern52, conformal_correction, quantile_levels
+from surrogates.cqr import (
+    _BASE_QUADRATIC_WEIGHTS,
+    CQRSurrogate,
+    _KernelRidge,
+    _matern52,
+    _quadratic_features,
+    conformal_correction,
+    quantile_levels,
+)
 
 
 def _hetero(n: int, rng: np.random.Generator, d: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -51,6 +59,8 @@ def test_bad_options_and_inputs_name_the_field():
         CQRSurrogate(learning_rate=-1).fit(X, y)
     with pytest.raises(ValueError, match="base"):
         CQRSurrogate(base="gp").fit(X, y)
+    with pytest.raises(ValueError, match="base_quadratic"):
+        CQRSurrogate(base_quadratic="yes").fit(X, y)
     with pytest.raises(ValueError, match="base_max_rows"):
         CQRSurrogate(base_max_rows=1).fit(X, y)
     with pytest.raises(ValueError, match="NaN"):
@@ -153,25 +163,56 @@ def test_fantasies_collapse_the_band_near_pending_points_only():
     assert f.with_fantasies(np.zeros((0, 2)), np.zeros(0)) is f
 
 
-def test_kernel_base_leave_one_out_residuals_match_explicit_refits():
+@pytest.mark.parametrize("quadratic", [True, False])
+def test_kernel_base_leave_one_out_residuals_match_explicit_refits(quadratic: bool):
     """The trees learn y_i - m_{-i}(x_i); the closed form alpha_i / (A^-1)_ii must equal a refit without row i
-    (same length-scale and ridge)."""
+    (same length-scale, quadratic weight and ridge)."""
     from scipy.spatial.distance import cdist
 
     rng = np.random.default_rng(21)
     X = rng.random((15, 3))
     y = np.sin(3.0 * X[:, 0]) + X[:, 1] ** 2 - X[:, 2]
-    kr = _KernelRidge(max_rows=256)
+    kr = _KernelRidge(max_rows=256, quadratic=quadratic)
     res = kr.fit(X, y, np.random.default_rng(0))
+    w = kr.quadratic_weight_
+    assert (w in _BASE_QUADRATIC_WEIGHTS) if quadratic else w == 0.0
+
+    def kernel(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        return _matern52(cdist(A, B), kr.length_) + w * _quadratic_features(A) @ _quadratic_features(B).T
+
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
         mu, sd = kr.mean_, kr.scale_
-        K = _matern52(cdist(X[keep], X[keep]), kr.length_) + kr.ridge_ * np.eye(keep.sum())
+        K = kernel(X[keep], X[keep]) + kr.ridge_ * np.eye(keep.sum())
         a = np.linalg.solve(K, (y[keep] - mu) / sd)
-        pred_i = mu + sd * (_matern52(cdist(X[i : i + 1], X[keep]), kr.length_) @ a)[0]
+        pred_i = mu + sd * (kernel(X[i : i + 1], X[keep]) @ a)[0]
         assert res[i] == pytest.approx(y[i] - pred_i, rel=1e-6, abs=1e-8)
-    far = kr.predict(np.full((1, 3), 50.0))  # far from every row: the mean of y
-    assert far[0] == pytest.approx(kr.mean_)
+    if not quadratic:
+        far = kr.predict(np.full((1, 3), 50.0))  # far from every row: the mean of y
+        assert far[0] == pytest.approx(kr.mean_)
+
+
+def test_kernel_base_quadratic_term_carries_a_valley_between_sparse_rows():
+    """On a valley sampled sparsely (12 points in 4-D) the leave-one-out error picks a non-zero quadratic weight, and
+    the initial estimate then ranks fresh points better than the Matérn kernel alone."""
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(5)
+    centre = np.array([0.3, 0.6, 0.5, 0.7])
+
+    def f(X: np.ndarray) -> np.ndarray:
+        return ((X - centre) ** 2 * np.array([4.0, 1.0, 2.0, 0.5])).sum(1)
+
+    X = rng.random((12, 4))
+    Q = rng.random((400, 4))
+    quad = _KernelRidge(max_rows=256, quadratic=True)
+    quad.fit(X, f(X), np.random.default_rng(0))
+    plain = _KernelRidge(max_rows=256, quadratic=False)
+    plain.fit(X, f(X), np.random.default_rng(0))
+    assert quad.quadratic_weight_ > 0.0
+    rho_quad = spearmanr(quad.predict(Q), f(Q))[0]
+    rho_plain = spearmanr(plain.predict(Q), f(Q))[0]
+    assert rho_quad > rho_plain + 0.05, (rho_quad, rho_plain)
 
 
 def test_kernel_base_subsample_keeps_the_best_half_and_is_seeded():
