@@ -24,15 +24,17 @@ the data. The trees fit the *leave-one-out* residuals, so their quantiles descri
 has not seen, not the (near-zero) in-sample residuals of a smoother that interpolates.
 
 Kernel ridge (``m``): ``y`` standardized; kernel ``K = Matérn-5/2(l) + w * F F^T`` with one length-scale ``l`` over
-the unit cube, ``F`` the centred inputs ``u = 2x - 1`` and their squares ``u^2 - 1/3`` (``base_quadratic``, default
-True; ``w = 0`` without it), and a ridge ``lam``; ``l``, ``w`` and ``lam`` chosen by the closed-form leave-one-out
+the unit cube, ``F`` the centred inputs ``u = 2x - 1`` and their squares ``u^2 - 1/3`` (only with
+``base_quadratic=True``; ``w = 0`` by default), and a ridge ``lam``; ``l``, ``w`` and ``lam`` chosen by the closed-form leave-one-out
 error ``mean((alpha_i / (K + lam I)^-1_ii)^2)`` over the grid ``l in sqrt(d) * {0.05, 0.1, 0.2, 0.4, 0.8}``,
 ``w in {0, 0.3, 1, 3}``, ``lam in {1e-4, 1e-2, 0.1, 1}`` (one eigendecomposition per ``(l, w)``). The quadratic
 term lets ``m`` carry a separable quadratic trend between and beyond sparse observations (a valley in a log learning
-rate) where the Matérn part alone goes flat; ``w = 0`` wins where it does not help. It uses at most
+rate) where the Matérn part alone goes flat; ``w = 0`` wins where it does not help. It is off by default: measured
+over 240 multi-fidelity runs and 8 seeds of the single-fidelity problems it was neutral (better on some seed sets,
+worse on others; docs/cqr_multifidelity.md, "Quadratic term") and costs four times the eigendecompositions. It uses at most
 ``base_max_rows`` rows (the best half and a seeded random draw of the rest), so its cost stays bounded at 1,000
 trials; rows left out of it get their plain residual (they are out-of-sample already). Far from the data ``m``
-returns to the mean of ``y`` plus the quadratic trend. Below ``min_samples_for_base`` rows (5), or for constant
+returns to the mean of ``y`` (plus the quadratic trend, if any). Below ``min_samples_for_base`` rows (5), or for constant
 ``y``, ``m`` is 0.
 
 Split-conformal calibration, once ``n >= min_samples_to_conformalize``: a seeded random ``calibration_fraction`` of
@@ -124,8 +126,8 @@ class CQRSurrogate(Surrogate):
         base: the boosting's initial estimate: "kernel" (kernel ridge regression, the trees fit its leave-one-out
             residuals; see the module docstring) or "constant" (the paper's model: the trees fit ``y``).
         base_quadratic: add a quadratic term to the kernel ridge's kernel (a linear kernel on the centred inputs and
-            their squares), weighted 0, 0.3, 1 or 3 as the leave-one-out error chooses; False: the Matérn kernel
-            alone (the model before 2026-11-28, session 6).
+            their squares), weighted 0, 0.3, 1 or 3 as the leave-one-out error chooses; False (default): the
+            Matérn kernel alone. Measured neutral on the benchmarks (module docstring).
         base_max_rows: most rows the kernel ridge uses (the best half and a seeded random draw of the rest).
         min_samples_for_base: fewest rows for the kernel ridge (below: constant base).
         seed: seed of the calibration split and of the kernel ridge's row subsample.
@@ -151,7 +153,7 @@ class CQRSurrogate(Surrogate):
         max_leaf_nodes: int = 8,
         min_samples_leaf: int = 3,
         base: str = "kernel",
-        base_quadratic: bool = True,
+        base_quadratic: bool = False,
         base_max_rows: int = 256,
         min_samples_for_base: int = 5,
         seed: int | None = None,
@@ -330,7 +332,7 @@ class _KernelRidge:
     ``K = U diag(s) U^T`` every ridge of the grid costs one matrix product.
     """
 
-    def __init__(self, max_rows: int, *, quadratic: bool = True) -> None:
+    def __init__(self, max_rows: int, *, quadratic: bool = False) -> None:
         self.max_rows = max_rows
         self.quadratic = quadratic
 
