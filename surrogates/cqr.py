@@ -352,13 +352,18 @@ class _KernelRidge:
         self.scale_ = float(np.std(ys)) or 1.0
         z = (ys - self.mean_) / self.scale_
         D = cdist(Xs, Xs)
-        F = _quadratic_features(Xs)
-        FF = F @ F.T
+        if self.quadratic:
+            F = _quadratic_features(Xs)
+            FF, weights = F @ F.T, _BASE_QUADRATIC_WEIGHTS
+        else:
+            FF, weights = None, (0.0,)
         best = None
-        weights = _BASE_QUADRATIC_WEIGHTS if self.quadratic else (0.0,)
         for rel, weight in ((r, w) for r in _BASE_LENGTHS for w in weights):
             length = rel * math.sqrt(d)
-            s, U = np.linalg.eigh(_matern52(D, length) + weight * FF)
+            K = _matern52(D, length)
+            if weight:
+                K = K + weight * FF
+            s, U = np.linalg.eigh(K)
             s = np.clip(s, 0.0, None)
             Uz = U.T @ z
             for lam in _BASE_RIDGES:
