@@ -356,7 +356,7 @@ class _KernelRidge:
             F = _quadratic_features(Xs)
             FF, weights = F @ F.T, _BASE_QUADRATIC_WEIGHTS
         else:
-            FF, weights = None, (0.0,)
+            F, FF, weights = None, None, (0.0,)
         best = None
         for rel, weight in ((r, w) for r in _BASE_LENGTHS for w in weights):
             length = rel * math.sqrt(d)
@@ -375,6 +375,7 @@ class _KernelRidge:
                     best = (err, length, lam, alpha, loo, weight)
         _, self.length_, self.ridge_, self.alpha_, loo, self.quadratic_weight_ = best
         self.X_ = Xs
+        self.F_ = F if self.quadratic_weight_ else None  # the rows' quadratic features, reused by predict
         residual = y - self.predict(X)
         residual[rows] = loo * self.scale_
         return residual
@@ -385,7 +386,7 @@ class _KernelRidge:
 
         K = _matern52(cdist(X, self.X_), self.length_)
         if self.quadratic_weight_:
-            K = K + self.quadratic_weight_ * (_quadratic_features(X) @ _quadratic_features(self.X_).T)
+            K = K + self.quadratic_weight_ * (_quadratic_features(X) @ self.F_.T)
         return self.mean_ + self.scale_ * (K @ self.alpha_)
 
 
