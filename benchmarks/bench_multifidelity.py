@@ -387,6 +387,21 @@ def _run_hpo_cqr_constant(problem: MFProblem, seed: int, budget: int) -> list[di
         return _run_hpo(problem, seed, budget, surrogate="cqr")
 
 
+def _run_hpo_cqr_options(**options: Any) -> Callable[[MFProblem, int, int], list[dict[str, Any]]]:
+    """Ablation: plain ASHA + CQR with ``CQRSurrogate`` defaults overridden for the run only (the options are not
+    study settings)."""
+
+    def run(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
+        from unittest import mock
+
+        from surrogates.cqr import CQRSurrogate
+
+        with mock.patch.dict(CQRSurrogate.__init__.__kwdefaults__, options):
+            return _run_hpo(problem, seed, budget, surrogate="cqr", brackets=1)
+
+    return run
+
+
 def _share_method(name: str) -> Callable[[MFProblem, int, int], list[dict[str, Any]]] | None:
     """``asha1-cqr-g<share>``: plain ASHA + CQR with quantile Thompson sampling's share of global steps set to
     ``share`` (a sweep of ``QuantileThompson(global_share=...)``, which is not a study setting, so its default is
@@ -428,6 +443,10 @@ METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     "asha1-cqr": lambda p, s, b: _run_hpo(p, s, b, surrogate="cqr", brackets=1),
     "asha-cqr-local": _run_hpo_cqr_local,
     "asha-cqr-constant": _run_hpo_cqr_constant,
+    # session 7's two CQR changes, each switched off, and both (the model of sessions 4-6)
+    "asha1-cqr-notransform": _run_hpo_cqr_options(target_transform="none"),
+    "asha1-cqr-noscale": _run_hpo_cqr_options(local_scale=False),
+    "asha1-cqr-s6": _run_hpo_cqr_options(target_transform="none", local_scale=False),
     "asha-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp"),
     "asha-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9),
     "asha1-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", brackets=1),

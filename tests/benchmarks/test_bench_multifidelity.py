@@ -99,3 +99,26 @@ def test_global_share_methods_are_built_on_demand() -> None:
     from acquisition.thompson import QuantileThompson
 
     assert QuantileThompson.__init__.__kwdefaults__["global_share"] == 0.7
+
+
+def test_cqr_ablation_methods_override_the_defaults_for_their_run_only() -> None:
+    """``asha1-cqr-s6`` (both session-7 changes off) runs with ``target_transform="none"`` and
+    ``local_scale=False`` and leaves the class defaults as they were."""
+    from unittest import mock
+
+    from surrogates.cqr import CQRSurrogate
+
+    seen: list[tuple[str, bool]] = []
+    original = CQRSurrogate.fit
+
+    def spy(self, X, y):  # type: ignore[no-untyped-def]
+        seen.append((self.target_transform, self.local_scale))
+        return original(self, X, y)
+
+    problem = bm.MF_PROBLEMS["mf_aug_hartmann"]
+    with mock.patch.object(CQRSurrogate, "fit", spy):
+        events = bm.METHODS["asha1-cqr-s6"](problem, 0, 13 * problem.max_steps)
+    _check_events(events, 13 * problem.max_steps, problem.max_steps)
+    assert seen and set(seen) == {("none", False)}  # the model was fitted, always with both changes off
+    defaults = CQRSurrogate.__init__.__kwdefaults__
+    assert defaults["target_transform"] == "yeo-johnson" and defaults["local_scale"] is True

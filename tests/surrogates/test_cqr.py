@@ -14,6 +14,7 @@ from surrogates.cqr import (
     _KernelRidge,
     _matern52,
     _quadratic_features,
+    _YeoJohnson,
     conformal_correction,
     quantile_levels,
 )
@@ -61,6 +62,8 @@ def test_bad_options_and_inputs_name_the_field():
         CQRSurrogate(base="gp").fit(X, y)
     with pytest.raises(ValueError, match="base_quadratic"):
         CQRSurrogate(base_quadratic="yes").fit(X, y)
+    with pytest.raises(ValueError, match="target_transform"):
+        CQRSurrogate(target_transform="log").fit(X, y)
     with pytest.raises(ValueError, match="base_max_rows"):
         CQRSurrogate(base_max_rows=1).fit(X, y)
     with pytest.raises(ValueError, match="NaN"):
@@ -146,6 +149,80 @@ def test_conformal_coverage_on_heteroscedastic_data():
         assert nominal - 0.04 <= mean <= upper + 0.04, (j, mean, nominal)
 
 
+def test_coverage_holds_on_heavy_tailed_values_through_the_transform():
+    """The conformal step runs on the transformed values; intervals map to intervals under a monotone map, so the
+    guarantee holds for the values themselves. Heavy right tail (log-normal noise), as HPO losses with diverged
+    runs have: the fitted exponent is log-like (< 1) and the coverage is still within the tolerance above."""
+    n, n_test, draws, cal_fraction = 200, 1000, 30, 0.3
+    n_cal = round(cal_fraction * n)
+    cover, lams = [], []
+    for r in range(draws):
+        rng = np.random.default_rng(300 + r)
+        X, y = _hetero(n, rng)
+        Xt, yt = _hetero(n_test, rng)
+        y, yt = np.exp(2.0 * y), np.exp(2.0 * yt)
+        m = CQRSurrogate(seed=r, calibration_fraction=cal_fraction, max_iter=30).fit(X, y)
+        lams.append(m.transform_.lam_)
+        Q = m.predict_quantiles(Xt)
+        cover.append(np.mean((Q[:, 0] <= yt) & (yt <= Q[:, 4])))
+    upper = math.ceil((n_cal + 1) * 4 / 6) / (n_cal + 1)
+    assert 4 / 6 - 0.04 <= float(np.mean(cover)) <= upper + 0.04
+    assert np.median(lams) < 0.5
+
+
+def test_yeo_johnson_round_trip_range_and_unit_invariance():
+    rng = np.random.default_rng(5)
+    for y in (
+        rng.lognormal(size=60),
+        -rng.lognormal(size=60),
+        rng.normal(size=60),
+        np.r_[np.full(40, 0.03), 0.9],
+    ):
+        t = _YeoJohnson().fit(y)
+        np.testing.assert_allclose(t.inverse(t.transform(y)), y, atol=1e-9)
+        far = t.inverse(np.array([-1e6, -50.0, 0.0, 50.0, 1e6]))
+        assert np.all(np.isfinite(far)) and np.all(np.diff(far) >= 0.0)
+        assert far[0] >= y.min() - 10.0 * np.ptp(y) - 1e-9 and far[-1] <= y.max() + 10.0 * np.ptp(y) + 1e-9
+    assert _YeoJohnson().fit(rng.lognormal(sigma=1.5, size=200)).lam_ < 0.5  # right tail compressed
+    # the exponent is fitted after standardization, so the model does not depend on the values' units
+    X, y = _hetero(80, np.random.default_rng(6))
+    y = np.exp(y)
+    Q = CQRSurrogate(seed=0).fit(X, y).predict_quantiles(X[:20])
+    Q2 = CQRSurrogate(seed=0).fit(X, 1000.0 * y - 7.0).predict_quantiles(X[:20])
+    np.testing.assert_allclose(Q2, 1000.0 * Q - 7.0, rtol=1e-6, atol=1e-6)
+
+
+def test_local_scale_widens_the_band_away_from_the_data():
+    """With ``local_scale`` the band is narrow among the observations and wide far from them (as a GP's); without
+    it the trees and the constant correction give about one width everywhere."""
+    rng = np.random.default_rng(11)
+    X = 0.4 * rng.random((80, 2))  # all data in the corner [0, 0.4]^2
+    y = np.sin(5.0 * X[:, 0]) + X[:, 1] + 0.02 * rng.standard_normal(80)
+    inside, far = np.array([[0.2, 0.2]]), np.array([[0.95, 0.95]])
+    m = CQRSurrogate(seed=0).fit(X, y)
+    assert m.scaled_ and m.conformalized_
+    width = lambda model, x: float(np.diff(model.predict_quantiles(x)[0, [0, -1]])[0])  # noqa: E731
+    assert width(m, far) > 5.0 * width(m, inside)
+    flat = CQRSurrogate(seed=0, local_scale=False).fit(X, y)
+    assert not flat.scaled_
+    assert width(flat, far) < 2.0 * width(flat, inside)
+    with pytest.raises(ValueError, match="local_scale"):
+        CQRSurrogate(local_scale="yes").fit(X, y)
+
+
+def test_transform_off_fits_the_values_themselves():
+    X, y = _hetero(80, np.random.default_rng(8))
+    off = CQRSurrogate(seed=0, target_transform="none").fit(X, y)
+    assert off.transform_ is None
+    on = CQRSurrogate(seed=0).fit(X, y)
+    assert on.transform_ is not None
+    # quantiles stay ordered and in the values' units either way
+    for m in (off, on):
+        Q = m.predict_quantiles(X)
+        assert np.all(np.diff(Q, axis=1) >= 0.0)
+        assert abs(float(np.median(Q[:, 2])) - float(np.median(y))) < 0.5
+
+
 def test_fantasies_collapse_the_band_near_pending_points_only():
     rng = np.random.default_rng(7)
     X, y = _hetero(50, rng)
@@ -187,6 +264,19 @@ def test_kernel_base_leave_one_out_residuals_match_explicit_refits(quadratic: bo
         a = np.linalg.solve(K, (y[keep] - mu) / sd)
         pred_i = mu + sd * (kernel(X[i : i + 1], X[keep]) @ a)[0]
         assert res[i] == pytest.approx(y[i] - pred_i, rel=1e-6, abs=1e-8)
+        # the local scale: the predictive standard deviation of row i from the other rows, noise included
+        k_i = kernel(X[i : i + 1], X[keep])[0]
+        var_i = kernel(X[i : i + 1], X[i : i + 1])[0, 0] + kr.ridge_ - k_i @ np.linalg.solve(K, k_i)
+        assert kr.row_sd_[i] == pytest.approx(sd * math.sqrt(max(var_i, kr.ridge_)), rel=1e-5)
+        # and sd() at a point equals the same formula with every row
+        K_all = kernel(X, X) + kr.ridge_ * np.eye(len(y))
+        k_all = kernel(X[i : i + 1] + 0.01, X)[0]
+        var = (
+            kernel(X[i : i + 1] + 0.01, X[i : i + 1] + 0.01)[0, 0]
+            + kr.ridge_
+            - k_all @ np.linalg.solve(K_all, k_all)
+        )
+        assert kr.sd(X[i : i + 1] + 0.01)[0] == pytest.approx(sd * math.sqrt(max(var, kr.ridge_)), rel=1e-5)
     if not quadratic:
         far = kr.predict(np.full((1, 3), 50.0))  # far from every row: the mean of y
         assert far[0] == pytest.approx(kr.mean_)
