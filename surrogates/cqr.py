@@ -450,8 +450,11 @@ class _KernelRidge:
         residual[rows] = loo * self.scale_
         # the predictive standard deviation of each row from a fit without it: 1 / (A^-1)_ii for the rows in
         # the fit (the same closed form as the residuals), the plain one for rows a subsample left out
-        sd = self.sd(X)
+        sd = np.empty(n)
         sd[rows] = np.sqrt(np.maximum(1.0 / ((self.U_ * self.U_) @ inv), self.ridge_)) * self.scale_
+        rest = np.setdiff1d(np.arange(n), rows)
+        if rest.size:
+            sd[rest] = self.sd(X[rest])
         self.row_sd_ = sd
         return residual
 

@@ -314,6 +314,12 @@ def test_kernel_base_subsample_keeps_the_best_half_and_is_seeded():
     assert a.X_.shape == (10, 2)
     best5 = X[np.argsort(y)[:5]]
     assert all(any(np.array_equal(b, r) for r in a.X_) for b in best5)
+    # rows left out of the subsample are out of sample already: plain residual and predictive sd
+    out = ~np.array([any(np.array_equal(x, r) for r in a.X_) for x in X])
+    assert out.sum() == 30
+    np.testing.assert_allclose(res[out], y[out] - a.predict(X[out]))
+    np.testing.assert_allclose(a.row_sd_[out], a.sd(X[out]))
+    assert np.all(a.row_sd_ > 0.0)
     b = _KernelRidge(max_rows=10)
     np.testing.assert_array_equal(res, b.fit(X, y, np.random.default_rng(3)))
     m = CQRSurrogate(base_max_rows=10, seed=1).fit(X, y)
