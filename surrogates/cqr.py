@@ -24,8 +24,9 @@ ridge on such values spends its fit on the tail, leaving the differences among t
 matter for the next proposal, below its resolution. The exponent is the maximum-likelihood one for the
 standardized values (bounded to ``[-2, 4]``), so nearly normal values keep ``lam`` near 1, the identity; the
 transform is monotone, so quantiles map back exactly and the conformal band's coverage is the same on either scale.
-Measured (multi-fidelity, docs/cqr_multifidelity.md): slightly better at every budget point on both problems, the
-differences within the seed noise.
+Measured alone (multi-fidelity, 72 seeds per problem): within the seed noise at the full budget (MLP -0.010,
+Hartmann -0.003; +0.011 on 96 further Hartmann seeds); with the local scale below: docs/cqr_multifidelity.md,
+"Session 7".
 
 Why the local scale (``local_scale=True``, the default since 2026-11-28, session 7): quantile trees and a constant
 conformal correction give a band of the same width next to an observation and far from every one, so the lower
@@ -485,11 +486,9 @@ class _KernelRidge:
         return self.mean_ + self.scale_ * (K @ self.alpha_)
 
 
-_YJ_BOUNDS = (
-    -2.0,
-    4.0,
-)  # 1 +- 3: a study of 40 tied values and one outlier would otherwise fit lam = -18, which
-# squeezes every value but the outlier into a sliver the trees cannot split and float64 cannot invert
+# bounds of the Yeo-Johnson exponent, 1 +- 3: a study of 40 tied values and one outlier would otherwise fit
+# lam = -18, which squeezes every value but the outlier into a sliver the trees cannot split and float64 cannot invert
+_YJ_BOUNDS = (-2.0, 4.0)
 
 
 class _YeoJohnson:
