@@ -268,23 +268,22 @@ class CQRSurrogate(Surrogate):
         with threadpool_limits(limits=1, user_api="openmp"):
             return [self._regressor(q, X.shape[0]).fit(X, target) for q in self.levels_]
 
-    def _raw_quantiles(self, X: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """``(m, K)`` sorted (non-crossing) uncorrected quantiles ``m(x) + s(x) t̂_j(x)`` for the local ``scale``
-        ``s`` (ones without ``local_scale``; unused with a constant base)."""
+    def _raw_quantiles(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(m, K)`` sorted (non-crossing) uncorrected quantiles ``m(x) + s(x) t̂_j(x)``, and ``(m,)`` the local
+        scale ``s`` (ones without ``local_scale``), which the conformal correction is multiplied by."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="openmp"):
             Q = np.column_stack([m.predict(X) for m in self.models_])
+        scale = np.ones(X.shape[0])
         if getattr(self, "base_", None) is not None:
-            Q = Q * scale[:, None]
-            Q = Q + self.base_.predict(X)[:, None]
-        return np.sort(Q, axis=1)
-
-    def _scale(self, X: np.ndarray) -> np.ndarray:
-        """``(m,)`` the local scale of the band at ``X`` (ones without ``local_scale``)."""
-        if getattr(self, "scaled_", False):
-            return self.base_.sd(X)
-        return np.ones(X.shape[0])
+            if getattr(self, "scaled_", False):
+                mean, scale = self.base_.predict_with_sd(X)  # one kernel evaluation for both
+                Q = Q * scale[:, None]
+            else:
+                mean = self.base_.predict(X)
+            Q = Q + mean[:, None]
+        return np.sort(Q, axis=1), scale
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> CQRSurrogate:
         """Fit one quantile model per level and, with enough rows, the conformal corrections.
@@ -313,8 +312,7 @@ class CQRSurrogate(Surrogate):
         # exchangeable with a new point
         z = self._fit_transform(y[fit], y)
         self.models_ = self._fit_levels(X[fit], z[fit])
-        sc = self._scale(X[cal])  # normalized scores: the band's Q is in units of the local scale
-        Qc = self._raw_quantiles(X[cal], sc)
+        Qc, sc = self._raw_quantiles(X[cal])  # normalized scores: the band's Q is in units of the local scale
         for j in range(K // 2):
             hi = K - 1 - j
             c = float(self.levels_[hi] - self.levels_[j])
@@ -342,8 +340,8 @@ class CQRSurrogate(Surrogate):
         X, _ = check_Xy(X)
         # The corrections keep the order of a sorted row (lower levels move down, upper ones up, by the band's
         # Q); only a negative Q can make bands cross, and the final sort repairs that.
-        scale = self._scale(X)
-        Q = np.sort(self._raw_quantiles(X, scale) + self.corrections_[None, :] * scale[:, None], axis=1)
+        Q, scale = self._raw_quantiles(X)
+        Q = np.sort(Q + self.corrections_[None, :] * scale[:, None], axis=1)
         transform = getattr(self, "transform_", None)
         return Q if transform is None else transform.inverse(Q)  # monotone: the order of every row is kept
 
@@ -459,30 +457,40 @@ class _KernelRidge:
         self.row_sd_ = sd
         return residual
 
-    def sd(self, X: np.ndarray) -> np.ndarray:
-        """``(m, d) -> (m,)`` predictive standard deviation in the units of ``y``: ``sqrt(k(x, x) + lam -
-        k_x^T (K + lam I)^-1 k_x)`` times the values' scale, the posterior of a Gaussian process with this kernel
-        and noise ``lam``. Near the rows it falls to about ``sqrt(lam)``, far from them it returns to
-        ``sqrt(1 + lam)``: a distance to the data measured in the fitted length-scale."""
+    def _cross(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(m, n)`` kernel between ``X`` and the fitted rows, and the quadratic features of ``X`` (None without
+        the quadratic term), which the prior variance in :meth:`predict_with_sd` reuses."""
         from scipy.spatial.distance import cdist
 
         K = _matern52(cdist(X, self.X_), self.length_)
-        diag = np.ones(X.shape[0])
+        F = None
         if self.quadratic_weight_:
             F = _quadratic_features(X)
             K = K + self.quadratic_weight_ * (F @ self.F_.T)
-            diag = diag + self.quadratic_weight_ * np.einsum("ij,ij->i", F, F)
+        return K, F
+
+    def predict_with_sd(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(m, d) -> ((m,), (m,))`` the prediction and the predictive standard deviation in the units of ``y``,
+        from one evaluation of the kernel: ``sqrt(k(x, x) + lam - k_x^T (K + lam I)^-1 k_x)`` times the values'
+        scale, the posterior of a Gaussian process with this kernel and noise ``lam``. Near the rows it falls to
+        about ``sqrt(lam)``, far from them it returns to ``sqrt(1 + lam)``: a distance to the data measured in the
+        fitted length-scale."""
+        K, F = self._cross(X)
+        prior = np.ones(X.shape[0])
+        if F is not None:
+            prior = prior + self.quadratic_weight_ * np.einsum("ij,ij->i", F, F)
         KU = K @ self.U_
-        var = diag + self.ridge_ - (KU * KU) @ (1.0 / (self.s_ + self.ridge_))
-        return np.sqrt(np.maximum(var, self.ridge_)) * self.scale_
+        var = prior + self.ridge_ - (KU * KU) @ (1.0 / (self.s_ + self.ridge_))
+        sd = np.sqrt(np.maximum(var, self.ridge_)) * self.scale_
+        return self.mean_ + self.scale_ * (K @ self.alpha_), sd
+
+    def sd(self, X: np.ndarray) -> np.ndarray:
+        """``(m, d) -> (m,)`` the predictive standard deviation alone (see :meth:`predict_with_sd`)."""
+        return self.predict_with_sd(X)[1]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``(m, d) -> (m,)`` the kernel ridge's prediction (the mean of ``y`` far from the data)."""
-        from scipy.spatial.distance import cdist
-
-        K = _matern52(cdist(X, self.X_), self.length_)
-        if self.quadratic_weight_:
-            K = K + self.quadratic_weight_ * (_quadratic_features(X) @ self.F_.T)
+        K, _ = self._cross(X)
         return self.mean_ + self.scale_ * (K @ self.alpha_)
 
 
