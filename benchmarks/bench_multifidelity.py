@@ -570,6 +570,37 @@ def report(runs: Sequence[Run], meta: Mapping[str, Any] | None = None) -> str:
     return "\n".join(out)
 
 
+def common_seeds(runs: Sequence[Run]) -> list[Run]:
+    """The runs whose (problem, seed) every method of ``runs`` has, so that a table compares like with like
+    (files of several sessions cover different seeds per method)."""
+    methods = {r["method"] for r in runs}
+    have: dict[tuple[str, int], set[str]] = {}
+    for r in runs:
+        have.setdefault((r["problem"], r["seed"]), set()).add(r["method"])
+    return [r for r in runs if have[(r["problem"], r["seed"])] == methods]
+
+
+def paired_report(runs: Sequence[Run], base: str) -> str:
+    """Per problem and method: the mean over seeds of (method - ``base``) normalized regret at each checkpoint, with
+    its standard error, over the seeds both ran (normalized with the same optima as :func:`report`)."""
+    optima = _optima(runs)
+    by = {(r["method"], r["problem"], r["seed"]): regrets(r, optima) for r in runs}
+    rows = []
+    for p in dict.fromkeys(r["problem"] for r in runs):
+        for m in dict.fromkeys(r["method"] for r in runs):
+            seeds = sorted(s for (mm, pp, s) in by if mm == m and pp == p and (base, p, s) in by)
+            if m == base or len(seeds) < 2:
+                continue
+            cells = []
+            for c in range(len(CHECKPOINTS)):
+                d = [by[(m, p, s)][c] - by[(base, p, s)][c] for s in seeds]
+                cells.append(f"{statistics.mean(d):+.3f} ({statistics.stdev(d) / math.sqrt(len(d)):.3f})")
+            rows.append([p, m, str(len(seeds)), *cells])
+    pct = [f"{round(100 * c)}%" for c in CHECKPOINTS]
+    head = [f"### Paired by seed: method - {base}, mean (standard error)", ""]
+    return "\n".join(head + [_table(["problem", "method", "seeds", *(f"@{p}" for p in pct)], rows)])
+
+
 # -------------------------------------------------------------------------------------------------------- CLI
 def _save(path: Path, meta: dict, runs: list[Run]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -594,9 +625,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--methods", default="asha-cqr,asha-gp,asha-random,tpe-hyperband")
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="methods to run (default asha-cqr,asha-gp,asha-random,tpe-hyperband); with --report-only: to report",
+    )
     parser.add_argument("--problems", default="mf_mlp_digits,mf_aug_hartmann")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument(
+        "--seeds", default=None, help="seeds to run (default 0,1,2); with --report-only: to report"
+    )
     parser.add_argument("--budget-full", type=float, default=20.0, help="budget in full trainings")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mf.json"))
     parser.add_argument("--resume", action="store_true")
@@ -607,14 +644,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --report-only: comma-separated further result files; a run of the same (method, problem, seed)"
         " in a later file replaces the earlier one",
     )
+    parser.add_argument(
+        "--common-seeds",
+        action="store_true",
+        help="with --report-only: only the (problem, seed) pairs every reported method ran",
+    )
+    parser.add_argument(
+        "--paired",
+        default="",
+        metavar="METHOD",
+        help="with --report-only: also every method's mean paired difference to METHOD, seed by seed",
+    )
     args = parser.parse_args(argv[1:])
     if args.report_only:
         data = json.loads(args.out.read_text())
         runs, meta = _merge_runs(
             [data] + [json.loads(Path(f).read_text()) for f in args.merge.split(",") if f]
         )
+        if args.methods:
+            keep = {m.strip() for m in args.methods.split(",")}
+            runs = [r for r in runs if r["method"] in keep]
+        if args.seeds:
+            keep_seeds = {int(x) for x in args.seeds.split(",") if x.strip()}
+            runs = [r for r in runs if r["seed"] in keep_seeds]
+        paired = paired_report(runs, args.paired) if args.paired else ""
+        if args.common_seeds:
+            runs = common_seeds(runs)
         print(report(runs, meta))
+        if paired:
+            print("\n" + paired)
         return 0
+    args.methods = args.methods or "asha-cqr,asha-gp,asha-random,tpe-hyperband"
+    args.seeds = args.seeds or "0,1,2"
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -122,3 +122,22 @@ def test_cqr_ablation_methods_override_the_defaults_for_their_run_only() -> None
     assert seen and set(seen) == {("none", False)}  # the model was fitted, always with both changes off
     defaults = CQRSurrogate.__init__.__kwdefaults__
     assert defaults["target_transform"] == "yeo-johnson" and defaults["local_scale"] is True
+
+
+def test_common_seeds_and_paired_report() -> None:
+    """Only (problem, seed) pairs every method ran are kept; the paired table is method minus base, seed by seed."""
+    full = [{"used": 9, "value": v, "steps": 9, "complete": True} for v in (-1.5,)]
+    runs = [
+        _run(full) | {"method": "a", "seed": 0},
+        _run(full) | {"method": "a", "seed": 1},
+        _run([{"used": 9, "value": -2.1, "steps": 9, "complete": True}]) | {"method": "b", "seed": 0},
+        _run([{"used": 9, "value": -2.4, "steps": 9, "complete": True}]) | {"method": "b", "seed": 1},
+        _run(full) | {"method": "a", "seed": 2},  # b never ran seed 2
+    ]
+    kept = bm.common_seeds(runs)
+    assert sorted((r["method"], r["seed"]) for r in kept) == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    text = bm.paired_report(kept, "a")
+    # nr = (best + 3) / 3 at every checkpoint: a 0.5, b 0.3 and 0.2 -> differences -0.2, -0.3: mean -0.25, se 0.05
+    row = next(line for line in text.splitlines() if line.startswith("| p | b |"))
+    assert row == "| p | b | 2 | -0.250 (0.050) | -0.250 (0.050) | -0.250 (0.050) |"
+    assert "| p | a |" not in text  # the base is not compared with itself
