@@ -64,6 +64,31 @@ def test_hpo_asha_loop_spends_the_budget_step_by_step() -> None:
     assert any(not e["complete"] for e in events) or len(events) <= 4
 
 
+@pytest.mark.parametrize("name", ["mf_hgb_breast_cancer", "mf_mlp_diabetes"])
+def test_extra_problems_train_step_by_step(name: str) -> None:
+    """The two problems outside ../shared/bench: one finite value per step, deterministic, and the first step differs
+    from the last (the resource matters); the reference (scikit-learn's defaults, fully trained) is finite."""
+    problem = bm.MF_PROBLEMS[name]
+    params = {n: _middle(p) for n, p in problem.space().items()}
+    values = list(problem.steps(params))
+    assert len(values) == problem.max_steps
+    assert all(math.isfinite(v) and v >= 0 for v in values)
+    assert values[0] != values[-1]
+    assert list(problem.steps(params)) == values
+    assert math.isfinite(problem.reference()) and problem.reference() > 0
+
+
+def _middle(p: object) -> object:
+    """A point inside an hpo parameter's range (the geometric middle of a log range)."""
+    import hpo
+
+    if isinstance(p, hpo.Categorical):
+        return p.choices[0]
+    lo, hi = float(p.low), float(p.high)
+    mid = math.sqrt(lo * hi) if p.log else (lo + hi) / 2
+    return int(round(mid)) if isinstance(p, hpo.Int) else mid
+
+
 def test_synetune_asha_cqr_adapter() -> None:
     """Syne Tune's ASHACQR through the adapter: a short budget, the same accounting, stopped trials, and the same
     events for the same seed (its bracket draw and searcher are seeded)."""
