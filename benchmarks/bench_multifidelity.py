@@ -578,8 +578,6 @@ METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     "asha1-cqr-notransform": _run_hpo_cqr_options(target_transform="none"),
     "asha1-cqr-noscale": _run_hpo_cqr_options(local_scale=False),
     "asha1-cqr-s6": _run_hpo_cqr_options(target_transform="none", local_scale=False),
-    # one length-scale per input column in the kernel ridge (session 8)
-    "asha1-cqr-ard": _run_hpo_cqr_options(base_ard=True),
     "asha-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp"),
     "asha-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9),
     "asha1-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", brackets=1),

@@ -62,12 +62,6 @@ trials; rows left out of it get their plain residual (they are out-of-sample alr
 returns to the mean of ``y`` (plus the quadratic trend, if any). Below ``min_samples_for_base`` rows (5), or for constant
 ``y``, ``m`` is 0.
 
-Per-column length-scales (``base_ard=True``, off by default; an experiment of 2026-11-28, session 8): a Gaussian
-process's marginal likelihood (with BoTorch's dimension-scaled log-normal prior on the length-scales) fits one
-length-scale per column on at most 128 of the rows; the leave-one-out grid then chooses between that metric, scaled
-by 0.5, 1 or 2, and the one-length-scale metric above, with the same ridges. Why tried: with several irrelevant
-columns one length-scale must smooth over all of them. Measured worse (docs/cqr_multifidelity.md, "Session 8").
-
 Split-conformal calibration, once ``n >= min_samples_to_conformalize``: a seeded random ``calibration_fraction`` of
 the rows is held out, the trees are fitted on the rest, and for each symmetric pair ``(q_j, q_{K+1-j})`` with nominal
 coverage ``c_j = q_{K+1-j} - q_j``::
@@ -160,9 +154,6 @@ class CQRSurrogate(Surrogate):
         base_quadratic: add a quadratic term to the kernel ridge's kernel (a linear kernel on the centred inputs and
             their squares), weighted 0, 0.3, 1 or 3 as the leave-one-out error chooses; False (default): the
             Matérn kernel alone. Measured neutral on the benchmarks (module docstring).
-        base_ard: give the kernel ridge one length-scale per input column (automatic relevance determination), their
-            ratios by maximizing the Gaussian-process marginal likelihood, the overall size and the ridge by the
-            leave-one-out error as without it; False: one length-scale for all columns. See :class:`_KernelRidge`.
         target_transform: "yeo-johnson" (default): everything is fitted to the values after a Yeo-Johnson power
             transform whose exponent is the maximum-likelihood one (after standardization), and the quantiles are
             mapped back; "none": fitted to the values themselves. See the module docstring.
@@ -199,7 +190,6 @@ class CQRSurrogate(Surrogate):
         min_samples_leaf: int = 3,
         base: str = "kernel",
         base_quadratic: bool = False,
-        base_ard: bool = False,
         target_transform: str = "yeo-johnson",
         local_scale: bool = True,
         base_max_rows: int = 256,
@@ -215,7 +205,6 @@ class CQRSurrogate(Surrogate):
         self.min_samples_leaf = min_samples_leaf
         self.base = base
         self.base_quadratic = base_quadratic
-        self.base_ard = base_ard
         self.target_transform = target_transform
         self.local_scale = local_scale
         self.base_max_rows = base_max_rows
@@ -231,7 +220,7 @@ class CQRSurrogate(Surrogate):
             raise ValueError(f"base={self.base!r} must be 'kernel' or 'constant'")
         if self.target_transform not in ("yeo-johnson", "none"):
             raise ValueError(f"target_transform={self.target_transform!r} must be 'yeo-johnson' or 'none'")
-        for key in ("base_quadratic", "base_ard", "local_scale"):
+        for key in ("base_quadratic", "local_scale"):
             if not isinstance(getattr(self, key), (bool, np.bool_)):
                 raise ValueError(f"{key}={getattr(self, key)!r} must be True or False")
         for key in (
@@ -271,9 +260,7 @@ class CQRSurrogate(Surrogate):
         self.scaled_ = False
         target = y
         if self.base == "kernel" and X.shape[0] >= int(self.min_samples_for_base) and np.ptp(y) > 0.0:
-            self.base_ = _KernelRidge(
-                int(self.base_max_rows), quadratic=bool(self.base_quadratic), ard=bool(self.base_ard)
-            )
+            self.base_ = _KernelRidge(int(self.base_max_rows), quadratic=bool(self.base_quadratic))
             target = self.base_.fit(X, y, np.random.default_rng(self.seed))
             if self.local_scale:
                 target = target / self.base_.row_sd_  # standardized leave-one-out residuals
@@ -394,51 +381,6 @@ def _quadratic_features(X: np.ndarray) -> np.ndarray:
     return F / math.sqrt(F.shape[1])
 
 
-# with per-column length-scales (``ard``): multipliers of the marginal-likelihood length-scales tried by the LOO grid
-_ARD_MULTIPLIERS = (0.5, 1.0, 2.0)
-# fewer rows: one length-scale (a marginal likelihood over d length-scales from 5 points overfits)
-_ARD_MIN_ROWS = 8
-_ARD_MAX_ROWS = 128  # rows the marginal likelihood is fitted on (its cost grows as rows^3 per iteration)
-
-
-def _ard_inverse_lengths(X: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """``(d,)`` inverse length-scales of a Matérn-5/2 Gaussian process on ``(X, z)`` (``z`` standardized, unit
-    signal variance), fitted by maximum a posteriori: the negative log marginal likelihood plus a log-normal prior
-    on each length-scale, ``log l ~ N(sqrt(2) + log(d) / 2, 3)`` (the dimension-scaled prior of Hvarfner et al.
-    2024, BoTorch's default), so a column the data say nothing about keeps a long length-scale. The noise is
-    fitted too (bounded to ``[1e-6, 1]``). L-BFGS-B with exact gradients (torch autograd), at most 60 iterations:
-    a few tens of milliseconds for the kernel ridge's at most ``base_max_rows`` rows."""
-    import torch
-    from scipy.optimize import minimize
-
-    n, d = X.shape
-    Xt = torch.as_tensor(X, dtype=torch.float64)
-    zt = torch.as_tensor(z, dtype=torch.float64)
-    prior_mu, prior_var = math.sqrt(2.0) + 0.5 * math.log(d), 3.0
-    eye = torch.eye(n, dtype=torch.float64)
-
-    def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        th = torch.as_tensor(theta, dtype=torch.float64).requires_grad_(True)
-        Xs = Xt / torch.exp(th[:d])
-        d2 = ((Xs[:, None, :] - Xs[None, :, :]) ** 2).sum(-1)
-        r = torch.sqrt(5.0 * d2 + 1e-12)
-        K = (1.0 + r + r * r / 3.0) * torch.exp(-r) + (torch.exp(th[d]) + 1e-8) * eye
-        L, info = torch.linalg.cholesky_ex(K)
-        if int(info) != 0:
-            return 1e10, np.zeros_like(theta)
-        a = torch.cholesky_solve(zt[:, None], L)[:, 0]
-        nll = 0.5 * (zt @ a) + torch.log(torch.diagonal(L)).sum()
-        loss = nll + ((th[:d] - prior_mu) ** 2).sum() / (2.0 * prior_var)
-        loss.backward()
-        return float(loss.detach()), th.grad.numpy().copy()
-
-    x0 = np.concatenate([np.full(d, math.log(0.3 * math.sqrt(d))), [math.log(0.1)]])
-    bounds = [(math.log(1e-2), math.log(1e2))] * d + [(math.log(1e-6), 0.0)]
-    res = minimize(loss_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 60})
-    theta = res.x if np.all(np.isfinite(res.x)) else x0
-    return np.exp(-theta[:d])
-
-
 def _matern52(D: np.ndarray, length: float) -> np.ndarray:
     r = math.sqrt(5.0) * D / length
     return (1.0 + r + r * r / 3.0) * np.exp(-r)
@@ -459,10 +401,9 @@ class _KernelRidge:
     ``K = U diag(s) U^T`` every ridge of the grid costs one matrix product.
     """
 
-    def __init__(self, max_rows: int, *, quadratic: bool = False, ard: bool = False) -> None:
+    def __init__(self, max_rows: int, *, quadratic: bool = False) -> None:
         self.max_rows = max_rows
         self.quadratic = quadratic
-        self.ard = ard
 
     def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         from scipy.spatial.distance import cdist
@@ -479,44 +420,28 @@ class _KernelRidge:
         self.mean_ = float(np.mean(ys))
         self.scale_ = float(np.std(ys)) or 1.0
         z = (ys - self.mean_) / self.scale_
-        # per-column weights of the distance: the inverse ARD length-scales (the grid then scales them together)
-        # metrics the leave-one-out grid chooses among: one length-scale for all columns, and with ``ard`` the
-        # marginal-likelihood per-column weights (inverse length-scales) scaled together by _ARD_MULTIPLIERS
-        metrics: list[tuple[np.ndarray | None, np.ndarray, list[float]]] = [
-            (None, cdist(Xs, Xs), [rel * math.sqrt(d) for rel in _BASE_LENGTHS])
-        ]
-        if self.ard and len(rows) >= _ARD_MIN_ROWS:
-            sub = np.arange(len(rows))
-            if len(sub) > _ARD_MAX_ROWS:  # the best half and a random draw of the rest, as for max_rows
-                order = np.argsort(z, kind="stable")
-                half = _ARD_MAX_ROWS // 2
-                rest = rng.choice(order[half:], _ARD_MAX_ROWS - half, replace=False)
-                sub = np.concatenate([order[:half], np.sort(rest)])
-            w_ard = _ard_inverse_lengths(Xs[sub], z[sub])
-            metrics.append((w_ard, cdist(Xs * w_ard, Xs * w_ard), list(_ARD_MULTIPLIERS)))
+        D = cdist(Xs, Xs)
         if self.quadratic:
             F = _quadratic_features(Xs)
             FF, weights = F @ F.T, _BASE_QUADRATIC_WEIGHTS
         else:
             F, FF, weights = None, None, (0.0,)
         best = None
-        for w_cols, D, lengths in metrics:
-            for length, weight in ((r, w) for r in lengths for w in weights):
-                K = _matern52(D, length)
-                if weight:
-                    K = K + weight * FF
-                s, U = np.linalg.eigh(K)
-                s = np.clip(s, 0.0, None)
-                Uz = U.T @ z
-                for lam in _BASE_RIDGES:
-                    inv = 1.0 / (s + lam)
-                    alpha = U @ (inv * Uz)
-                    loo = alpha / ((U * U) @ inv)
-                    err = float(np.mean(loo * loo))
-                    if best is None or err < best[0]:
-                        best = (err, length, lam, alpha, loo, weight, U, s, inv, w_cols)
-        self.w_ = best[-1]  # None: the one-length-scale metric won (always without ``ard``)
-        best = best[:-1]
+        for rel, weight in ((r, w) for r in _BASE_LENGTHS for w in weights):
+            length = rel * math.sqrt(d)
+            K = _matern52(D, length)
+            if weight:
+                K = K + weight * FF
+            s, U = np.linalg.eigh(K)
+            s = np.clip(s, 0.0, None)
+            Uz = U.T @ z
+            for lam in _BASE_RIDGES:
+                inv = 1.0 / (s + lam)
+                alpha = U @ (inv * Uz)
+                loo = alpha / ((U * U) @ inv)
+                err = float(np.mean(loo * loo))
+                if best is None or err < best[0]:
+                    best = (err, length, lam, alpha, loo, weight, U, s, inv)
         _, self.length_, self.ridge_, self.alpha_, loo, self.quadratic_weight_, self.U_, self.s_, inv = best
         self.X_ = Xs
         self.F_ = F if self.quadratic_weight_ else None  # the rows' quadratic features, reused by predict
@@ -537,9 +462,7 @@ class _KernelRidge:
         the quadratic term), which the prior variance in :meth:`predict_with_sd` reuses."""
         from scipy.spatial.distance import cdist
 
-        w = getattr(self, "w_", None)
-        D = cdist(X, self.X_) if w is None else cdist(X * w, self.X_ * w)
-        K = _matern52(D, self.length_)
+        K = _matern52(cdist(X, self.X_), self.length_)
         F = None
         if self.quadratic_weight_:
             F = _quadratic_features(X)

@@ -9,11 +9,8 @@ import pytest
 
 from surrogates import NotFittedError, QuantilePosterior, make_surrogate
 from surrogates.cqr import (
-    _ARD_MAX_ROWS,
-    _ARD_MIN_ROWS,
     _BASE_QUADRATIC_WEIGHTS,
     CQRSurrogate,
-    _ard_inverse_lengths,
     _KernelRidge,
     _matern52,
     _quadratic_features,
@@ -65,8 +62,6 @@ def test_bad_options_and_inputs_name_the_field():
         CQRSurrogate(base="gp").fit(X, y)
     with pytest.raises(ValueError, match="base_quadratic"):
         CQRSurrogate(base_quadratic="yes").fit(X, y)
-    with pytest.raises(ValueError, match="base_ard"):
-        CQRSurrogate(base_ard=1).fit(X, y)
     with pytest.raises(ValueError, match="target_transform"):
         CQRSurrogate(target_transform="log").fit(X, y)
     with pytest.raises(ValueError, match="base_max_rows"):
@@ -346,62 +341,6 @@ def test_kernel_base_gives_the_quantiles_a_slope_between_the_data():
     assert len(np.unique(np.round(med_c, 9))) < 10  # a few steps
     assert np.corrcoef(med_k, line[:, 0])[0, 1] > 0.95
     assert np.mean(np.diff(med_k) > 0) > 0.9
-
-
-def _two_of_seven(X: np.ndarray) -> np.ndarray:
-    """A function of columns 0 and 1 only; the other five are irrelevant."""
-    return np.sin(6.0 * X[:, 0]) + 3.0 * (X[:, 1] - 0.3) ** 2
-
-
-def test_ard_gives_relevant_columns_shorter_length_scales():
-    rng = np.random.default_rng(30)
-    X = rng.random((60, 7))
-    y = _two_of_seven(X)
-    w = _ard_inverse_lengths(X, (y - y.mean()) / y.std())
-    assert w.shape == (7,) and np.all(np.isfinite(w)) and np.all(w > 0)
-    assert min(w[0], w[1]) > 5.0 * max(w[2:]), w  # inverse length-scales: relevant columns weigh more
-    assert w[0] > w[1]  # the sine varies faster than the parabola
-
-
-def test_ard_base_predicts_better_with_irrelevant_columns_and_predicts_consistently():
-    """With five irrelevant columns of seven the one-length-scale kernel ridge must smooth over all of them; per-column
-    length-scales recover the function far better (RMSE of the median on fresh points). The ARD kernel ridge keeps
-    the closed forms: its leave-one-out residuals match explicit refits with the same weights, length and ridge."""
-    from scipy.spatial.distance import cdist
-
-    rng = np.random.default_rng(31)
-    X, Q = rng.random((80, 7)), rng.random((400, 7))
-    y, truth = _two_of_seven(X), _two_of_seven(Q)
-    rmse = {}
-    for ard in (False, True):
-        m = CQRSurrogate(base_ard=ard, seed=0).fit(X, y)
-        assert (m.base_.w_ is not None) == ard
-        rmse[ard] = float(np.sqrt(np.mean((m.posterior(Q).mean - truth) ** 2)))
-    assert rmse[True] < 0.5 * rmse[False], rmse
-
-    kr = _KernelRidge(max_rows=256, ard=True)
-    res = kr.fit(X[:30], y[:30], np.random.default_rng(0))
-    z = (y[:30] - kr.mean_) / kr.scale_
-    for i in (0, 7, 29):
-        keep = np.arange(30) != i
-        Xw = X[:30] * kr.w_
-        A = _matern52(cdist(Xw[keep], Xw[keep]), kr.length_) + kr.ridge_ * np.eye(29)
-        k = _matern52(cdist(Xw[i : i + 1], Xw[keep]), kr.length_)
-        pred = kr.mean_ + kr.scale_ * float((k @ np.linalg.solve(A, z[keep]))[0])
-        assert res[i] == pytest.approx(y[i] - pred, rel=1e-6, abs=1e-9)
-
-
-def test_ard_needs_enough_rows_and_subsamples_large_studies():
-    rng = np.random.default_rng(32)
-    X = rng.random((_ARD_MIN_ROWS - 1, 3))
-    kr = _KernelRidge(max_rows=256, ard=True)
-    kr.fit(X, X.sum(1), np.random.default_rng(0))
-    assert kr.w_ is None  # too few rows for d length-scales: one for all
-    X = rng.random((_ARD_MAX_ROWS + 50, 3))
-    a, b = _KernelRidge(max_rows=256, ard=True), _KernelRidge(max_rows=256, ard=True)
-    a.fit(X, _two_of_seven(X), np.random.default_rng(5))
-    b.fit(X, _two_of_seven(X), np.random.default_rng(5))
-    np.testing.assert_array_equal(a.w_, b.w_)  # the marginal likelihood's row subsample is seeded
 
 
 def test_small_studies_use_a_constant_base():
