@@ -126,6 +126,28 @@ def _mlp_space() -> dict[str, Any]:
     }
 
 
+# scikit-learn's defaults for the MLP space's parameters: the reference configuration of both MLP problems
+_MLP_DEFAULTS = {
+    "hidden": 100,
+    "learning_rate_init": 1e-3,
+    "alpha": 1e-4,
+    "batch_size": 200,
+    "activation": "relu",
+}
+
+
+def _mlp_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Constructor options of scikit-learn's MLPClassifier / MLPRegressor for a configuration of the MLP space."""
+    return {
+        "hidden_layer_sizes": (int(params["hidden"]),),
+        "learning_rate_init": float(params["learning_rate_init"]),
+        "alpha": float(params["alpha"]),
+        "batch_size": int(params["batch_size"]),
+        "activation": str(params["activation"]),
+        "random_state": 0,
+    }
+
+
 def _mlp_steps(params: Mapping[str, Any], max_steps: int = 27) -> Iterator[float]:
     """Validation error after each ``partial_fit`` epoch (fixed split, ``random_state=0``)."""
     from sklearn.exceptions import ConvergenceWarning
@@ -133,14 +155,7 @@ def _mlp_steps(params: Mapping[str, Any], max_steps: int = 27) -> Iterator[float
     from threadpoolctl import threadpool_limits
 
     Xtr, Xva, ytr, yva = _digits_split()
-    clf = MLPClassifier(
-        hidden_layer_sizes=(int(params["hidden"]),),
-        learning_rate_init=float(params["learning_rate_init"]),
-        alpha=float(params["alpha"]),
-        batch_size=int(params["batch_size"]),
-        activation=str(params["activation"]),
-        random_state=0,
-    )
+    clf = MLPClassifier(**_mlp_options(params))
     classes = np.unique(ytr)
     for _ in range(max_steps):
         with threadpool_limits(limits=1), warnings.catch_warnings():
@@ -152,18 +167,7 @@ def _mlp_steps(params: Mapping[str, Any], max_steps: int = 27) -> Iterator[float
 
 @functools.cache
 def _mlp_reference() -> float:
-    vals = list(
-        _mlp_steps(
-            {
-                "hidden": 100,
-                "learning_rate_init": 1e-3,
-                "alpha": 1e-4,
-                "batch_size": 200,
-                "activation": "relu",
-            }
-        )
-    )
-    return vals[-1]
+    return list(_mlp_steps(_MLP_DEFAULTS))[-1]
 
 
 @functools.cache
@@ -290,14 +294,7 @@ def _mlp_diabetes_steps(params: Mapping[str, Any], max_steps: int = 27) -> Itera
     from threadpoolctl import threadpool_limits
 
     Xtr, Xva, ytr, yva = _diabetes_split()
-    reg = MLPRegressor(
-        hidden_layer_sizes=(int(params["hidden"]),),
-        learning_rate_init=float(params["learning_rate_init"]),
-        alpha=float(params["alpha"]),
-        batch_size=int(params["batch_size"]),
-        activation=str(params["activation"]),
-        random_state=0,
-    )
+    reg = MLPRegressor(**_mlp_options(params))
     for _ in range(max_steps):
         with threadpool_limits(limits=1), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -311,14 +308,7 @@ def _mlp_diabetes_steps(params: Mapping[str, Any], max_steps: int = 27) -> Itera
 
 @functools.cache
 def _mlp_diabetes_reference() -> float:
-    default = {
-        "hidden": 100,
-        "learning_rate_init": 1e-3,
-        "alpha": 1e-4,
-        "batch_size": 200,
-        "activation": "relu",
-    }
-    return list(_mlp_diabetes_steps(default))[-1]
+    return list(_mlp_diabetes_steps(_MLP_DEFAULTS))[-1]
 
 
 MF_PROBLEMS: dict[str, MFProblem] = {
