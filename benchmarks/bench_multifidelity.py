@@ -38,6 +38,8 @@ Methods:
   the first rung, the paper's ASHA-CQR setting; ``hpo.Fidelity``'s default since 2026-11-28);
 * ``asha1-cqr-g<share>``: ``asha1-cqr`` with quantile Thompson sampling's share of global steps set to ``share``
   (a sweep; the default is 0.7);
+* ``asha1-cqr-refine<k>``: ``asha1-cqr`` with ``k`` rounds of the refinement of the Thompson winner's drawn quantile
+  (``QuantileThompson(refine_rounds=k)``; off by default, see ``acquisition/thompson.py``);
 * ``asha-cqr-local``: ``asha-cqr`` without quantile Thompson sampling's global steps (an ablation, see
   ``acquisition/thompson.py``);
 * ``asha-cqr-constant``: ``asha-cqr`` with the paper's quantile trees fitted on the values themselves instead of on
@@ -524,27 +526,32 @@ def _run_hpo_cqr_options(**options: Any) -> Callable[[MFProblem, int, int], list
 
 
 def _share_method(name: str) -> Callable[[MFProblem, int, int], list[dict[str, Any]]] | None:
-    """``asha1-cqr-g<share>``: plain ASHA + CQR with quantile Thompson sampling's share of global steps set to
-    ``share`` (a sweep of ``QuantileThompson(global_share=...)``, which is not a study setting, so its default is
-    overridden for the run only); None for any other name."""
+    """Quantile Thompson sampling's options, which are not study settings, overridden for the run only (plain
+    ASHA + CQR): ``asha1-cqr-g<share>`` sets the share of global steps (``global_share``, a sweep) and
+    ``asha1-cqr-refine<k>`` the rounds of the winner's refinement (``refine_rounds``, 0 by default); None for any
+    other name."""
     match = re.fullmatch(r"asha1-cqr-g([0-9]*\.?[0-9]+)", name)
-    if match is None or not 0.0 <= float(match.group(1)) <= 1.0:
+    if match is not None and 0.0 <= float(match.group(1)) <= 1.0:
+        options: dict[str, Any] = {"global_share": float(match.group(1))}
+    elif (match := re.fullmatch(r"asha1-cqr-refine([0-9]+)", name)) is not None:
+        options = {"refine_rounds": int(match.group(1))}
+    else:
         return None
-    share = float(match.group(1))
 
     def run(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
         from unittest import mock
 
         from acquisition.thompson import QuantileThompson
 
-        with mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, {"global_share": share}):
+        with mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, options):
             return _run_hpo(problem, seed, budget, surrogate="cqr", brackets=1)
 
     return run
 
 
 def _register(name: str) -> bool:
-    """Make ``name`` a known method (the ``asha1-cqr-g<share>`` family is built on demand)."""
+    """Make ``name`` a known method (the ``asha1-cqr-g<share>`` and ``asha1-cqr-refine<k>`` families are built on
+    demand)."""
     if name in METHODS:
         return True
     method = _share_method(name)

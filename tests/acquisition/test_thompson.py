@@ -8,7 +8,7 @@ import pytest
 
 import hpo
 from acquisition import ACQUISITIONS, DEFAULT_ACQUISITION, make_acquisition
-from acquisition.thompson import QuantileThompson, candidate_set
+from acquisition.thompson import QuantileThompson, candidate_set, refine_quantile
 from hpo.space import SearchSpace
 from surrogates.base import GaussianPosterior, QuantilePosterior
 from surrogates.cqr import CQRSurrogate
@@ -63,11 +63,13 @@ def test_optimize_finds_the_bowl_minimum_in_10d_thanks_to_local_candidates():
     c = np.full(10, 0.37)
     inc = (c + 0.05)[None, :]
     # global_share=0: every proposal gets the local candidates (a global step would ignore the incumbent)
-    acq = QuantileThompson(_Bowl(c, width=1e-3), n_random=1000, n_local=1000, global_share=0.0)
+    acq = QuantileThompson(
+        _Bowl(c, width=1e-3), n_random=1000, n_local=1000, global_share=0.0, refine_rounds=0
+    )
     x, val = acq.optimize(space, np.random.default_rng(0), incumbents=inc, exclude=None)
     assert x.shape == (10,)
     assert ((x - c) ** 2).sum() < ((inc[0] - c) ** 2).sum()  # improved on the incumbent
-    blind = QuantileThompson(_Bowl(c, width=1e-3), n_random=2000, n_local=0)
+    blind = QuantileThompson(_Bowl(c, width=1e-3), n_random=2000, n_local=0, refine_rounds=0)
     xb, _ = blind.optimize(space, np.random.default_rng(0), incumbents=None, exclude=None)
     assert ((x - c) ** 2).sum() < ((xb - c) ** 2).sum()  # uniform candidates alone are far off in 10-D
 
@@ -156,15 +158,15 @@ def test_global_steps_choose_among_uniform_candidates_only():
     inc = (c + 0.01)[None, :]
     local_wins = 0
     for s in range(40):
-        x_loc, _ = QuantileThompson(_Bowl(c), n_random=200, n_local=200, global_share=0.0).optimize(
-            space, np.random.default_rng(s), incumbents=inc
-        )
+        x_loc, _ = QuantileThompson(
+            _Bowl(c), n_random=200, n_local=200, global_share=0.0, refine_rounds=0
+        ).optimize(space, np.random.default_rng(s), incumbents=inc)
         local_wins += np.abs(x_loc - inc[0]).max() < 0.1
         # global_share=1: the candidates are exactly the uniform set the same generator yields without incumbents
         rng = np.random.default_rng(s)
-        x_glob, _ = QuantileThompson(_Bowl(c), n_random=200, n_local=200, global_share=1.0).optimize(
-            space, rng, incumbents=inc
-        )
+        x_glob, _ = QuantileThompson(
+            _Bowl(c), n_random=200, n_local=200, global_share=1.0, refine_rounds=0
+        ).optimize(space, rng, incumbents=inc)
         ref = np.random.default_rng(s)
         ref.random()  # the share's coin
         uniform = candidate_set(space, ref, incumbents=None, n_random=200, n_local=200)
@@ -172,7 +174,7 @@ def test_global_steps_choose_among_uniform_candidates_only():
     assert local_wins == 40  # without global steps the bowl's minimum next to the incumbent always wins
     shares = []
     for share in (0.0, 0.3):
-        acq = QuantileThompson(_Bowl(c), n_random=200, n_local=200, global_share=share)
+        acq = QuantileThompson(_Bowl(c), n_random=200, n_local=200, global_share=share, refine_rounds=0)
         far = [
             np.abs(acq.optimize(space, np.random.default_rng(s), incumbents=inc)[0] - inc[0]).max() >= 0.1
             for s in range(200)
@@ -181,3 +183,69 @@ def test_global_steps_choose_among_uniform_candidates_only():
     assert shares[0] == 0.0 and 0.15 < shares[1] < 0.45
     with pytest.raises(ValueError, match="global_share"):
         QuantileThompson(_Bowl(c), global_share=1.5)
+
+
+class _Slope:
+    """A fake model whose quantiles fall linearly in ``x0`` and quadratically towards 0.4 in the other columns, with
+    a band that widens with ``x1`` (so the lowest level and the median disagree about ``x1``)."""
+
+    def posterior(self, X):
+        X = np.asarray(X)
+        m = -X[:, 0] + ((X[:, 1:] - 0.4) ** 2).sum(1)
+        w = 0.5 * X[:, 1]
+        return QuantilePosterior(np.array([0.25, 0.5, 0.75]), np.column_stack([m - w, m, m + w]))
+
+
+def test_refine_moves_to_a_bound_and_lowers_the_drawn_quantile():
+    """The refinement follows the drawn quantile function: ``x0`` goes to its upper bound (the slope's end, which a
+    random candidate almost never is), and the level decides ``x1``: the median's optimum is 0.4, the lowest level's
+    (whose band widens with ``x1``) is further up."""
+    space = SearchSpace({f"x{i}": hpo.Float(0.0, 1.0) for i in range(4)})
+    x0 = np.array([0.5, 0.5, 0.5, 0.5])
+    model = _Slope()
+    xm, vm = refine_quantile(model, space, x0, 0.5, np.random.default_rng(0), rounds=30)
+    assert xm[0] == 1.0
+    assert np.all(np.abs(xm[1:] - 0.4) < 0.06)
+    assert vm == pytest.approx(-float(model.posterior(xm[None]).quantile(0.5)[0]))
+    assert -vm < float(model.posterior(x0[None]).quantile(0.5)[0])
+    xl, _ = refine_quantile(model, space, x0, 0.25, np.random.default_rng(0), rounds=30)
+    assert xl[0] == 1.0 and xl[1] > 0.55  # lowest level: -x0 + (x1 - 0.4)^2 - x1 / 2 is smallest at x1 = 0.65
+    # no round: the point is returned as given; an excluded improvement is never taken
+    x_same, _ = refine_quantile(model, space, x0, 0.5, np.random.default_rng(0), rounds=0)
+    np.testing.assert_array_equal(x_same, x0)
+    bound = x0.copy()
+    bound[0] = 1.0
+    x_ex, _ = refine_quantile(model, space, x0, 0.5, np.random.default_rng(0), rounds=1, exclude=bound[None])
+    assert not np.array_equal(x_ex, bound)
+
+
+def test_optimize_refines_the_winner_and_keeps_categoricals():
+    space = SearchSpace(
+        {"x0": hpo.Float(0.0, 1.0), "x1": hpo.Float(0.0, 1.0), "c": hpo.Categorical(["a", "b"])}
+    )
+    model = _Slope()
+    for s in range(5):
+        x0, v0 = QuantileThompson(model, n_random=100, n_local=0, refine_rounds=0).optimize(
+            space, np.random.default_rng(s)
+        )
+        x3, v3 = QuantileThompson(model, n_random=100, n_local=0, refine_rounds=3).optimize(
+            space, np.random.default_rng(s)
+        )
+        assert v3 >= v0  # the same draw's quantile, lowered (or kept)
+        np.testing.assert_array_equal(x3[2:], x0[2:])  # the one-hot block is not moved by the refinement
+        np.testing.assert_allclose(space.round_encoded(x3[None])[0], x3)
+    with pytest.raises(ValueError, match="refine_rounds"):
+        QuantileThompson(model, refine_rounds=-1)
+
+
+def test_refinement_with_a_gaussian_posterior_uses_the_drawn_level():
+    class _G:
+        def posterior(self, X):
+            X = np.asarray(X)
+            return GaussianPosterior(-X[:, 0], np.full(len(X), 0.1))
+
+    space = SearchSpace({"x": hpo.Float(0.0, 1.0), "y": hpo.Float(0.0, 1.0)})
+    x, v = QuantileThompson(_G(), n_random=20, n_local=0, refine_rounds=3).optimize(
+        space, np.random.default_rng(0)
+    )
+    assert x[0] == 1.0  # the mean falls towards x = 1: the refinement's bound move takes it there

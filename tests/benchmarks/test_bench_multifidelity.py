@@ -120,10 +120,32 @@ def test_global_share_methods_are_built_on_demand() -> None:
     assert bm._share_method("asha1-cqr-g1.5") is None  # a share is a probability
     assert bm._share_method("asha1-cqr-gx") is None
     assert bm._register("asha1-cqr-g0.25") and "asha1-cqr-g0.25" in bm.METHODS
+    assert bm._register("asha1-cqr-refine0") and "asha1-cqr-refine0" in bm.METHODS
+    assert bm._share_method("asha1-cqr-refine-1") is None
     assert not bm._register("no-such-method")
     from acquisition.thompson import QuantileThompson
 
     assert QuantileThompson.__init__.__kwdefaults__["global_share"] == 0.7
+    assert QuantileThompson.__init__.__kwdefaults__["refine_rounds"] == 0
+
+
+def test_refine_method_overrides_the_rounds_for_its_run_only() -> None:
+    """``asha1-cqr-refine3`` runs quantile Thompson sampling with 3 rounds of refinement and leaves the default
+    alone."""
+    from unittest import mock
+
+    from acquisition.thompson import QuantileThompson
+
+    seen = []
+
+    def fake_run(problem, seed, budget, **kw):
+        seen.append(QuantileThompson.__init__.__kwdefaults__["refine_rounds"])
+        return []
+
+    with mock.patch.object(bm, "_run_hpo", fake_run):
+        bm._share_method("asha1-cqr-refine3")(None, 0, 1)
+    assert seen == [3]
+    assert QuantileThompson.__init__.__kwdefaults__["refine_rounds"] == 0
 
 
 def test_cqr_ablation_methods_override_the_defaults_for_their_run_only() -> None:
