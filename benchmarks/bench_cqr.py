@@ -9,7 +9,9 @@ entry added; every number in its tables comes from this command)::
         --peers-file benchmarks/results/spine.json --peers hpo-gp,tpe,random   # beside the peers' runs
 
 ``hpo-cqr-constant`` is the ablation with the paper's quantile trees fitted on the values themselves
-(``surrogate_options={"base": "constant"}``: no kernel-ridge initial estimate, see ``surrogates/cqr.py``).
+(``surrogate_options={"base": "constant"}``: no kernel-ridge initial estimate, see ``surrogates/cqr.py``);
+``hpo-cqr-refine3`` turns on quantile Thompson sampling's refinement of the winner (``refine_rounds=3``, see
+``acquisition/thompson.py``).
 
 The peers (hpo's GP, Optuna's TPE and random) are not rerun here: ``merge`` takes their runs, on the same problems
 and seeds, from the file ``benchmarks/bench_samplers.py`` writes for the spine benchmark.
@@ -55,8 +57,25 @@ def _hpo_cqr_constant(seed: int) -> Any:
     return HPOSampler(surrogate="cqr", seed=seed, surrogate_options={"base": "constant"})
 
 
+def _hpo_cqr_refine3(seed: int) -> Any:
+    """Ablation: quantile Thompson sampling with 3 rounds of the winner's refinement (``refine_rounds``, off by
+    default; not a sampler option, so ``QuantileThompson``'s default is overridden while each proposal runs)."""
+    from unittest import mock
+
+    from acquisition.thompson import QuantileThompson
+    from integrations.optuna import HPOSampler
+
+    class _Refined(HPOSampler):
+        def sample_relative(self, study: Any, trial: Any, search_space: Any) -> dict[str, Any]:
+            with mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, {"refine_rounds": 3}):
+                return super().sample_relative(study, trial, search_space)
+
+    return _Refined(surrogate="cqr", seed=seed)
+
+
 bench_samplers.SAMPLERS.setdefault("hpo-cqr", _hpo_cqr)
 bench_samplers.SAMPLERS.setdefault("hpo-cqr-constant", _hpo_cqr_constant)
+bench_samplers.SAMPLERS.setdefault("hpo-cqr-refine3", _hpo_cqr_refine3)
 
 
 def _f21() -> tuple[Any, int]:

@@ -40,6 +40,8 @@ Methods:
   (a sweep; the default is 0.7);
 * ``asha1-cqr-refine<k>``: ``asha1-cqr`` with ``k`` rounds of the refinement of the Thompson winner's drawn quantile
   (``QuantileThompson(refine_rounds=k)``; off by default, see ``acquisition/thompson.py``);
+* ``asha1-gp-thompson``: ``asha1-gp`` choosing with quantile Thompson sampling (CQR's acquisition) instead of log
+  expected improvement: which of the GP's model and its acquisition makes the difference (a diagnostic);
 * ``asha-cqr-local``: ``asha-cqr`` without quantile Thompson sampling's global steps (an ablation, see
   ``acquisition/thompson.py``);
 * ``asha-cqr-constant``: ``asha-cqr`` with the paper's quantile trees fitted on the values themselves instead of on
@@ -525,7 +527,7 @@ def _run_hpo_cqr_options(**options: Any) -> Callable[[MFProblem, int, int], list
     return run
 
 
-def _share_method(name: str) -> Callable[[MFProblem, int, int], list[dict[str, Any]]] | None:
+def _thompson_method(name: str) -> Callable[[MFProblem, int, int], list[dict[str, Any]]] | None:
     """Quantile Thompson sampling's options, which are not study settings, overridden for the run only (plain
     ASHA + CQR): ``asha1-cqr-g<share>`` sets the share of global steps (``global_share``, a sweep) and
     ``asha1-cqr-refine<k>`` the rounds of the winner's refinement (``refine_rounds``, 0 by default); None for any
@@ -554,7 +556,7 @@ def _register(name: str) -> bool:
     demand)."""
     if name in METHODS:
         return True
-    method = _share_method(name)
+    method = _thompson_method(name)
     if method is not None:
         METHODS[name] = method
     return method is not None
@@ -579,6 +581,10 @@ METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     "asha-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9),
     "asha1-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", brackets=1),
     "asha1-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9, brackets=1),
+    # a diagnostic: the GP with CQR's acquisition (quantile Thompson sampling) instead of log EI
+    "asha1-gp-thompson": lambda p, s, b: _run_hpo(
+        p, s, b, surrogate="gp", brackets=1, acquisition="thompson"
+    ),
     "tpe-hyperband": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_tpe(s)),
     "hpo-cqr-pruner": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_hpo_cqr_sampler(s)),
     "synetune-asha-cqr": _run_synetune_asha_cqr,

@@ -115,13 +115,13 @@ def test_merge_runs_later_files_replace_the_same_method_problem_and_seed() -> No
     assert by[("m", 1)] is newer and by[("m", 0)]["events"] == [] and by[("n", 1)] is other
 
 
-def test_global_share_methods_are_built_on_demand() -> None:
-    assert bm._share_method("asha1-cqr-g0.7") is not None
-    assert bm._share_method("asha1-cqr-g1.5") is None  # a share is a probability
-    assert bm._share_method("asha1-cqr-gx") is None
+def test_global_thompson_methods_are_built_on_demand() -> None:
+    assert bm._thompson_method("asha1-cqr-g0.7") is not None
+    assert bm._thompson_method("asha1-cqr-g1.5") is None  # a share is a probability
+    assert bm._thompson_method("asha1-cqr-gx") is None
     assert bm._register("asha1-cqr-g0.25") and "asha1-cqr-g0.25" in bm.METHODS
     assert bm._register("asha1-cqr-refine0") and "asha1-cqr-refine0" in bm.METHODS
-    assert bm._share_method("asha1-cqr-refine-1") is None
+    assert bm._thompson_method("asha1-cqr-refine-1") is None
     assert not bm._register("no-such-method")
     from acquisition.thompson import QuantileThompson
 
@@ -143,7 +143,7 @@ def test_refine_method_overrides_the_rounds_for_its_run_only() -> None:
         return []
 
     with mock.patch.object(bm, "_run_hpo", fake_run):
-        bm._share_method("asha1-cqr-refine3")(None, 0, 1)
+        bm._thompson_method("asha1-cqr-refine3")(None, 0, 1)
     assert seen == [3]
     assert QuantileThompson.__init__.__kwdefaults__["refine_rounds"] == 0
 
@@ -188,3 +188,12 @@ def test_common_seeds_and_paired_report() -> None:
     row = next(line for line in text.splitlines() if line.startswith("| p | b |"))
     assert row == "| p | b | 2 | -0.250 (0.050) | -0.250 (0.050) | -0.250 (0.050) |"
     assert "| p | a |" not in text  # the base is not compared with itself
+
+
+def test_gp_thompson_diagnostic_runs_the_gp_with_quantile_thompson() -> None:
+    from unittest import mock
+
+    calls = []
+    with mock.patch.object(bm, "_run_hpo", lambda p, s, b, **kw: calls.append(kw) or []):
+        bm.METHODS["asha1-gp-thompson"](None, 0, 1)
+    assert calls == [{"surrogate": "gp", "brackets": 1, "acquisition": "thompson"}]
