@@ -11,7 +11,8 @@ entry added; every number in its tables comes from this command)::
 ``hpo-cqr-constant`` is the ablation with the paper's quantile trees fitted on the values themselves
 (``surrogate_options={"base": "constant"}``: no kernel-ridge initial estimate, see ``surrogates/cqr.py``);
 ``hpo-cqr-refine3`` turns on quantile Thompson sampling's refinement of the winner (``refine_rounds=3``, see
-``acquisition/thompson.py``).
+``acquisition/thompson.py``); ``hpo-cqr-quad-refine3`` adds the kernel ridge's quadratic trend term
+(``surrogate_options={"base_quadratic": True}``, see ``surrogates/cqr.py``).
 
 The peers (hpo's GP, Optuna's TPE and random) are not rerun here: ``merge`` takes their runs, on the same problems
 and seeds, from the file ``benchmarks/bench_samplers.py`` writes for the spine benchmark.
@@ -57,9 +58,10 @@ def _hpo_cqr_constant(seed: int) -> Any:
     return HPOSampler(surrogate="cqr", seed=seed, surrogate_options={"base": "constant"})
 
 
-def _hpo_cqr_refine3(seed: int) -> Any:
-    """Ablation: quantile Thompson sampling with 3 rounds of the winner's refinement (``refine_rounds``, off by
-    default; not a sampler option, so ``QuantileThompson``'s default is overridden while each proposal runs)."""
+def _refined_cqr_sampler(seed: int, rounds: int = 3, **surrogate_options: Any) -> Any:
+    """``HPOSampler(surrogate="cqr")`` whose quantile Thompson sampling refines its winner for ``rounds`` rounds
+    (``refine_rounds`` is not a sampler option, so ``QuantileThompson``'s default is overridden while each proposal
+    runs), with ``surrogate_options`` passed to the CQR surrogate."""
     from unittest import mock
 
     from acquisition.thompson import QuantileThompson
@@ -67,15 +69,26 @@ def _hpo_cqr_refine3(seed: int) -> Any:
 
     class _Refined(HPOSampler):
         def sample_relative(self, study: Any, trial: Any, search_space: Any) -> dict[str, Any]:
-            with mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, {"refine_rounds": 3}):
+            with mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, {"refine_rounds": rounds}):
                 return super().sample_relative(study, trial, search_space)
 
-    return _Refined(surrogate="cqr", seed=seed)
+    return _Refined(surrogate="cqr", seed=seed, surrogate_options=surrogate_options or None)
+
+
+def _hpo_cqr_refine3(seed: int) -> Any:
+    """Ablation: quantile Thompson sampling with 3 rounds of the winner's refinement (off by default)."""
+    return _refined_cqr_sampler(seed)
+
+
+def _hpo_cqr_quad_refine3(seed: int) -> Any:
+    """Ablation: the refinement together with the kernel ridge's quadratic trend term (``base_quadratic=True``)."""
+    return _refined_cqr_sampler(seed, base_quadratic=True)
 
 
 bench_samplers.SAMPLERS.setdefault("hpo-cqr", _hpo_cqr)
 bench_samplers.SAMPLERS.setdefault("hpo-cqr-constant", _hpo_cqr_constant)
 bench_samplers.SAMPLERS.setdefault("hpo-cqr-refine3", _hpo_cqr_refine3)
+bench_samplers.SAMPLERS.setdefault("hpo-cqr-quad-refine3", _hpo_cqr_quad_refine3)
 
 
 def _f21() -> tuple[Any, int]:

@@ -40,6 +40,9 @@ Methods:
   (a sweep; the default is 0.7);
 * ``asha1-cqr-refine<k>``: ``asha1-cqr`` with ``k`` rounds of the refinement of the Thompson winner's drawn quantile
   (``QuantileThompson(refine_rounds=k)``; off by default, see ``acquisition/thompson.py``);
+* ``asha1-cqr-quad``, ``asha1-cqr-quad-refine3``: ``asha1-cqr`` with the kernel ridge's quadratic trend term
+  (``CQRSurrogate(base_quadratic=True)``, off by default), without and with 3 rounds of the refinement (session 10:
+  a trend the model extrapolates to a bound, and a search that tries the bounds);
 * ``asha1-gp-thompson``: ``asha1-gp`` choosing with quantile Thompson sampling (CQR's acquisition) instead of log
   expected improvement: which of the GP's model and its acquisition makes the difference (a diagnostic);
 * ``asha-cqr-local``: ``asha-cqr`` without quantile Thompson sampling's global steps (an ablation, see
@@ -512,16 +515,22 @@ def _run_hpo_cqr_constant(problem: MFProblem, seed: int, budget: int) -> list[di
         return _run_hpo(problem, seed, budget, surrogate="cqr")
 
 
-def _run_hpo_cqr_options(**options: Any) -> Callable[[MFProblem, int, int], list[dict[str, Any]]]:
-    """Ablation: plain ASHA + CQR with ``CQRSurrogate`` defaults overridden for the run only (the options are not
-    study settings)."""
+def _run_hpo_cqr_options(
+    thompson: Mapping[str, Any] | None = None, **options: Any
+) -> Callable[[MFProblem, int, int], list[dict[str, Any]]]:
+    """Ablation: plain ASHA + CQR with ``CQRSurrogate`` defaults (``options``) and ``QuantileThompson`` defaults
+    (``thompson``) overridden for the run only (neither is a study setting)."""
 
     def run(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
         from unittest import mock
 
+        from acquisition.thompson import QuantileThompson
         from surrogates.cqr import CQRSurrogate
 
-        with mock.patch.dict(CQRSurrogate.__init__.__kwdefaults__, options):
+        with (
+            mock.patch.dict(CQRSurrogate.__init__.__kwdefaults__, options),
+            mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, dict(thompson or {})),
+        ):
             return _run_hpo(problem, seed, budget, surrogate="cqr", brackets=1)
 
     return run
@@ -539,16 +548,7 @@ def _thompson_method(name: str) -> Callable[[MFProblem, int, int], list[dict[str
         options = {"refine_rounds": int(match.group(1))}
     else:
         return None
-
-    def run(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
-        from unittest import mock
-
-        from acquisition.thompson import QuantileThompson
-
-        with mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, options):
-            return _run_hpo(problem, seed, budget, surrogate="cqr", brackets=1)
-
-    return run
+    return _run_hpo_cqr_options(thompson=options)
 
 
 def _register(name: str) -> bool:
@@ -577,6 +577,9 @@ METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     "asha1-cqr-notransform": _run_hpo_cqr_options(target_transform="none"),
     "asha1-cqr-noscale": _run_hpo_cqr_options(local_scale=False),
     "asha1-cqr-s6": _run_hpo_cqr_options(target_transform="none", local_scale=False),
+    # session 10: the kernel ridge's quadratic trend term, alone and with the refinement of the Thompson winner
+    "asha1-cqr-quad": _run_hpo_cqr_options(base_quadratic=True),
+    "asha1-cqr-quad-refine3": _run_hpo_cqr_options(thompson={"refine_rounds": 3}, base_quadratic=True),
     "asha-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp"),
     "asha-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9),
     "asha1-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", brackets=1),

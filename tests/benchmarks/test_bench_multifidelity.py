@@ -197,3 +197,34 @@ def test_gp_thompson_diagnostic_runs_the_gp_with_quantile_thompson() -> None:
     with mock.patch.object(bm, "_run_hpo", lambda p, s, b, **kw: calls.append(kw) or []):
         bm.METHODS["asha1-gp-thompson"](None, 0, 1)
     assert calls == [{"surrogate": "gp", "brackets": 1, "acquisition": "thompson"}]
+
+
+def test_quad_refine_method_overrides_surrogate_and_acquisition_for_its_run_only() -> None:
+    """``asha1-cqr-quad-refine3`` runs CQR with the quadratic trend term and 3 rounds of refinement; the defaults
+    of both classes are untouched afterwards."""
+    from unittest import mock
+
+    from acquisition.thompson import QuantileThompson
+    from surrogates.cqr import CQRSurrogate
+
+    seen = []
+
+    def fake_run(problem, seed, budget, **kw):
+        seen.append(
+            (
+                CQRSurrogate.__init__.__kwdefaults__["base_quadratic"],
+                QuantileThompson.__init__.__kwdefaults__["refine_rounds"],
+                kw,
+            )
+        )
+        return []
+
+    with mock.patch.object(bm, "_run_hpo", fake_run):
+        bm.METHODS["asha1-cqr-quad-refine3"](None, 0, 1)
+        bm.METHODS["asha1-cqr-quad"](None, 0, 1)
+    assert seen == [
+        (True, 3, {"surrogate": "cqr", "brackets": 1}),
+        (True, 0, {"surrogate": "cqr", "brackets": 1}),
+    ]
+    assert CQRSurrogate.__init__.__kwdefaults__["base_quadratic"] is False
+    assert QuantileThompson.__init__.__kwdefaults__["refine_rounds"] == 0
