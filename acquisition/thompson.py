@@ -20,7 +20,7 @@ One proposal:
 3. **Choose** the candidate with the smallest draw (we minimize), skipping exact duplicates of observed or pending
    trials. Pending trials are also seen through the model's ``with_fantasies`` (the scheduler conditions the model on
    them first), so a running trial's neighbourhood loses its optimistic quantiles and parallel workers spread out.
-4. **Refine** (optional, ``refine_rounds``; off by default): the winner's draw is one quantile level ``q`` of its
+4. **Refine** (``refine_rounds``; off by default, 3 rounds on mixed-fidelity data): the winner's draw is one quantile level ``q`` of its
    posterior; a few rounds of a greedy local search then lower that same quantile function ``x -> Q(x, q)``,
    trying each numeric column moved to its lower and upper bound and 128 Gaussian steps (0.02-0.1 of the cube) per
    round, and moving while it improves. Why tried: the choice in step 3 is only as good as the best random
@@ -28,7 +28,11 @@ One proposal:
    is (80-91 % of the GP's proposals, whose acquisition is optimized by gradient steps, had some column on a bound,
    against 22-36 % of CQR's; with 3 rounds 67 % of CQR's). Measured (docs/cqr_multifidelity.md, "Session 9"): over
    four multi-fidelity problems and 48 seeds better at 25 and 50 % of the budget, level at 100 %, but worse on the
-   digits MLP and, single-fidelity, at 50 % of the budget (a 20-D sphere most), so it stays off.
+   digits MLP and, single-fidelity, at 50 % of the budget (a 20-D sphere most), so it stays off by default. Together
+   with the kernel ridge's quadratic trend term (``CQRSurrogate(base_quadratic=True)``), whose quantiles keep
+   falling towards a bound where the values do, it lowered the regret at every budget point of four multi-fidelity
+   problems (48 seeds; "Session 10"), so the scheduler uses both when the data mixes fidelities
+   (``hpo.scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS``).
 
 The draw is a pure function of the generator the scheduler derives from (seed, trial number), so every worker that
 proposes for the same trial computes the same point, and different trials get different draws.
@@ -121,7 +125,8 @@ class QuantileThompson(Acquisition):
             only (see the module docstring); 0 always adds the local candidates. 0.7 after a sweep over 0, 0.1,
             0.3, 0.5, 0.7 and 1 under plain ASHA, confirmed on fresh seeds (docs/cqr_multifidelity.md).
         refine_rounds: rounds of the greedy local search that lowers the winner's drawn quantile (step 4 of the
-            module docstring); 0 (the default) returns the best candidate as drawn.
+            module docstring); 0 (the default) returns the best candidate as drawn. The scheduler passes 3 on
+            mixed-fidelity data.
 
     Raises:
         ValueError: negative candidate counts or ``refine_rounds``, no candidates at all, or ``global_share``

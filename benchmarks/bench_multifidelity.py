@@ -36,13 +36,16 @@ Methods:
   ASHA with Hyperband brackets, surrogate fitted on the rung-aggregated history (papers.md §2);
 * ``asha1-cqr``, ``asha1-gp``, ``asha1-random``: the same with ``brackets=1`` (plain ASHA, every trial judged from
   the first rung, the paper's ASHA-CQR setting; ``hpo.Fidelity``'s default since 2026-11-28);
-* ``asha1-cqr-g<share>``: ``asha1-cqr`` with quantile Thompson sampling's share of global steps set to ``share``
-  (a sweep; the default is 0.7);
-* ``asha1-cqr-refine<k>``: ``asha1-cqr`` with ``k`` rounds of the refinement of the Thompson winner's drawn quantile
-  (``QuantileThompson(refine_rounds=k)``; off by default, see ``acquisition/thompson.py``);
-* ``asha1-cqr-quad``, ``asha1-cqr-quad-refine3``: ``asha1-cqr`` with the kernel ridge's quadratic trend term
-  (``CQRSurrogate(base_quadratic=True)``, off by default), without and with 3 rounds of the refinement (session 10:
-  a trend the model extrapolates to a bound, and a search that tries the bounds);
+  ``asha1-cqr`` uses CQR's mixed-fidelity settings (``hpo.scheduler.MIXED_FIDELITY_*``: the kernel ridge's quadratic
+  trend term and 3 rounds of refining the Thompson winner) from the study's first stopped trial on, since session 10;
+* ``asha1-cqr-<variant>``: plain ASHA + CQR with the *single-fidelity* settings (the session-9 default) plus exactly
+  the named options (see ``_run_hpo_cqr_options``), so each keeps the meaning it was measured with:
+  ``asha1-cqr-s9`` none (``asha1-cqr`` before session 10); ``asha1-cqr-g<share>`` quantile Thompson sampling's share
+  of global steps (a sweep; the default is 0.7); ``asha1-cqr-refine<k>`` ``k`` rounds of the refinement of the
+  Thompson winner's drawn quantile (``QuantileThompson(refine_rounds=k)``, see ``acquisition/thompson.py``);
+  ``asha1-cqr-quad`` the kernel ridge's quadratic trend term (``CQRSurrogate(base_quadratic=True)``);
+  ``asha1-cqr-quad-refine3`` both (the mixed-fidelity settings: the same runs as ``asha1-cqr`` now);
+  ``asha1-cqr-notransform``, ``asha1-cqr-noscale``, ``asha1-cqr-s6`` session 7's changes switched off;
 * ``asha1-gp-thompson``: ``asha1-gp`` choosing with quantile Thompson sampling (CQR's acquisition) instead of log
   expected improvement: which of the GP's model and its acquisition makes the difference (a diagnostic);
 * ``asha-cqr-local``: ``asha-cqr`` without quantile Thompson sampling's global steps (an ablation, see
@@ -518,18 +521,26 @@ def _run_hpo_cqr_constant(problem: MFProblem, seed: int, budget: int) -> list[di
 def _run_hpo_cqr_options(
     thompson: Mapping[str, Any] | None = None, **options: Any
 ) -> Callable[[MFProblem, int, int], list[dict[str, Any]]]:
-    """Ablation: plain ASHA + CQR with ``CQRSurrogate`` defaults (``options``) and ``QuantileThompson`` defaults
-    (``thompson``) overridden for the run only (neither is a study setting)."""
+    """Ablation: plain ASHA + CQR with exactly these ``CQRSurrogate`` options (``options``) and ``QuantileThompson``
+    options (``thompson``) on top of the single-fidelity settings, for the run only (neither is a study setting).
+
+    Both the classes' defaults and the scheduler's mixed-fidelity settings (``hpo.scheduler.MIXED_FIDELITY_*``,
+    which a multi-fidelity study uses from its first stopped trial on) are replaced, so every ``asha1-cqr-<variant>``
+    means the same as when it was measured: the session-9 model and acquisition plus the named options."""
 
     def run(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
         from unittest import mock
 
         from acquisition.thompson import QuantileThompson
+        from hpo import scheduler
         from surrogates.cqr import CQRSurrogate
 
+        acq = dict(thompson or {})
         with (
             mock.patch.dict(CQRSurrogate.__init__.__kwdefaults__, options),
-            mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, dict(thompson or {})),
+            mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, acq),
+            mock.patch.dict(scheduler.MIXED_FIDELITY_CQR_OPTIONS, options, clear=True),
+            mock.patch.dict(scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS, acq, clear=True),
         ):
             return _run_hpo(problem, seed, budget, surrogate="cqr", brackets=1)
 
@@ -577,7 +588,9 @@ METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     "asha1-cqr-notransform": _run_hpo_cqr_options(target_transform="none"),
     "asha1-cqr-noscale": _run_hpo_cqr_options(local_scale=False),
     "asha1-cqr-s6": _run_hpo_cqr_options(target_transform="none", local_scale=False),
-    # session 10: the kernel ridge's quadratic trend term, alone and with the refinement of the Thompson winner
+    # session 10: the single-fidelity settings in a multi-fidelity study (the default until session 10), the kernel
+    # ridge's quadratic trend term alone, and with the refinement of the Thompson winner (the mixed-fidelity default)
+    "asha1-cqr-s9": _run_hpo_cqr_options(),
     "asha1-cqr-quad": _run_hpo_cqr_options(base_quadratic=True),
     "asha1-cqr-quad-refine3": _run_hpo_cqr_options(thompson={"refine_rounds": 3}, base_quadratic=True),
     "asha-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp"),

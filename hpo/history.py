@@ -18,6 +18,8 @@ This is the one place where stored trials become numbers:
     configuration is still excluded from proposals); a RUNNING trial below the first rung is pending;
   - plain Optuna studies (``HPOSampler`` with Optuna's SuccessiveHalvingPruner/HyperbandPruner, whose rung levels
     the sampler does not know): a PRUNED trial gives its last intermediate value, a RUNNING trial is pending;
+* every row records whether it is such a lower-fidelity value (``Dataset.partial``: a PRUNED or RUNNING trial's);
+  the scheduler tunes CQR for data that mixes fidelities (``hpo.scheduler.MIXED_FIDELITY_CQR_OPTIONS``);
 * running trials with all parameters set (and no rung value, see above) are *pending*: they go to ``X_pending`` so
   that parallel workers get different proposals;
 * failed trials, and trials whose parameters are outside the space, are left out.
@@ -50,6 +52,13 @@ class Dataset:
     constraint_names: tuple[str, ...]
     X_pending: np.ndarray
     numbers: tuple[int, ...] = field(default=())
+    partial: tuple[bool, ...] = field(default=())
+
+    @property
+    def mixed_fidelity(self) -> bool:
+        """Whether some row is a value below the trial's full resource (a stopped or still running trial's rung or
+        last intermediate value): the rows then mix fidelities, and the scheduler tunes CQR for that."""
+        return any(self.partial)
 
     @property
     def y(self) -> np.ndarray:
@@ -146,7 +155,7 @@ def build_dataset(
         signs.append(-1.0 if is_max else 1.0)
     k = len(signs)
 
-    rows, Y, G_rows, numbers, pending = [], [], [], [], []
+    rows, Y, G_rows, numbers, partial, pending = [], [], [], [], [], []
     cnames: list[str] = []
     for t in trials:
         cn = t.constraints
@@ -172,8 +181,17 @@ def build_dataset(
         cons = t.constraints
         G_rows.append([float(cons.get(c, math.nan)) for c in cnames])
         numbers.append(t.number)
+        partial.append(t.state != TrialState.COMPLETE)
     X = space.encode(rows) if rows else np.zeros((0, space.dim))
     Xp = space.encode(pending) if pending else np.zeros((0, space.dim))
     Ya = np.asarray(Y, dtype=float).reshape(len(rows), k)
     Ga = np.asarray(G_rows, dtype=float).reshape(len(rows), len(cnames))
-    return Dataset(X=X, Y=Ya, G=Ga, constraint_names=tuple(cnames), X_pending=Xp, numbers=tuple(numbers))
+    return Dataset(
+        X=X,
+        Y=Ya,
+        G=Ga,
+        constraint_names=tuple(cnames),
+        X_pending=Xp,
+        numbers=tuple(numbers),
+        partial=tuple(partial),
+    )

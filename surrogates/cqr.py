@@ -55,8 +55,12 @@ error ``mean((alpha_i / (K + lam I)^-1_ii)^2)`` over the grid ``l in sqrt(d) * {
 ``w in {0, 0.3, 1, 3}``, ``lam in {1e-4, 1e-2, 0.1, 1}`` (one eigendecomposition per ``(l, w)``). The quadratic
 term lets ``m`` carry a separable quadratic trend between and beyond sparse observations (a valley in a log learning
 rate) where the Matérn part alone goes flat; ``w = 0`` wins where it does not help. It is off by default: measured
-over 240 multi-fidelity runs and 8 seeds of the single-fidelity problems it was neutral (better on some seed sets,
-worse on others; docs/cqr_multifidelity.md, "Quadratic term") and costs four times the eigendecompositions. It uses at most
+alone over 240 multi-fidelity runs and 8 seeds of the single-fidelity problems it was neutral (better on some seed
+sets, worse on others; docs/cqr_multifidelity.md, "Quadratic term") and costs four times the eigendecompositions.
+The scheduler turns it on, together with quantile Thompson sampling's refinement, when the data mixes fidelities
+(``hpo.scheduler.MIXED_FIDELITY_CQR_OPTIONS``; since session 10): the trend carries the model's quantiles on to
+a bound of the box and the refinement tries the bounds, which on four multi-fidelity problems lowered the regret
+at every budget point (docs/cqr_multifidelity.md, "Session 10"). It uses at most
 ``base_max_rows`` rows (the best half and a seeded random draw of the rest), so its cost stays bounded at 1,000
 trials; rows left out of it get their plain residual (they are out-of-sample already). Far from the data ``m``
 returns to the mean of ``y`` (plus the quadratic trend, if any). Below ``min_samples_for_base`` rows (5), or for constant
@@ -153,7 +157,8 @@ class CQRSurrogate(Surrogate):
             residuals; see the module docstring) or "constant" (the paper's model: the trees fit ``y``).
         base_quadratic: add a quadratic term to the kernel ridge's kernel (a linear kernel on the centred inputs and
             their squares), weighted 0, 0.3, 1 or 3 as the leave-one-out error chooses; False (default): the
-            Matérn kernel alone. Measured neutral on the benchmarks (module docstring).
+            Matérn kernel alone. Measured neutral alone; the scheduler sets it on mixed-fidelity data (module
+            docstring).
         target_transform: "yeo-johnson" (default): everything is fitted to the values after a Yeo-Johnson power
             transform whose exponent is the maximum-likelihood one (after standardization), and the quantiles are
             mapped back; "none": fitted to the values themselves. See the module docstring.

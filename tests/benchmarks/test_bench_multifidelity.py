@@ -199,12 +199,13 @@ def test_gp_thompson_diagnostic_runs_the_gp_with_quantile_thompson() -> None:
     assert calls == [{"surrogate": "gp", "brackets": 1, "acquisition": "thompson"}]
 
 
-def test_quad_refine_method_overrides_surrogate_and_acquisition_for_its_run_only() -> None:
-    """``asha1-cqr-quad-refine3`` runs CQR with the quadratic trend term and 3 rounds of refinement; the defaults
-    of both classes are untouched afterwards."""
+def test_cqr_variants_start_from_the_single_fidelity_settings_for_their_run_only() -> None:
+    """``asha1-cqr-<variant>`` runs CQR with the session-9 (single-fidelity) settings plus exactly the named options,
+    in the classes' defaults and in the scheduler's mixed-fidelity settings alike; all are restored afterwards."""
     from unittest import mock
 
     from acquisition.thompson import QuantileThompson
+    from hpo import scheduler
     from surrogates.cqr import CQRSurrogate
 
     seen = []
@@ -214,17 +215,26 @@ def test_quad_refine_method_overrides_surrogate_and_acquisition_for_its_run_only
             (
                 CQRSurrogate.__init__.__kwdefaults__["base_quadratic"],
                 QuantileThompson.__init__.__kwdefaults__["refine_rounds"],
+                dict(scheduler.MIXED_FIDELITY_CQR_OPTIONS),
+                dict(scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS),
                 kw,
             )
         )
         return []
 
+    kw = {"surrogate": "cqr", "brackets": 1}
     with mock.patch.object(bm, "_run_hpo", fake_run):
         bm.METHODS["asha1-cqr-quad-refine3"](None, 0, 1)
         bm.METHODS["asha1-cqr-quad"](None, 0, 1)
+        bm.METHODS["asha1-cqr-s9"](None, 0, 1)
+        bm._thompson_method("asha1-cqr-refine2")(None, 0, 1)
     assert seen == [
-        (True, 3, {"surrogate": "cqr", "brackets": 1}),
-        (True, 0, {"surrogate": "cqr", "brackets": 1}),
+        (True, 3, {"base_quadratic": True}, {"refine_rounds": 3}, kw),
+        (True, 0, {"base_quadratic": True}, {}, kw),
+        (False, 0, {}, {}, kw),
+        (False, 2, {}, {"refine_rounds": 2}, kw),
     ]
     assert CQRSurrogate.__init__.__kwdefaults__["base_quadratic"] is False
     assert QuantileThompson.__init__.__kwdefaults__["refine_rounds"] == 0
+    assert scheduler.MIXED_FIDELITY_CQR_OPTIONS == {"base_quadratic": True}
+    assert scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS == {"refine_rounds": 3}

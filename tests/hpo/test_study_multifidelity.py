@@ -225,6 +225,10 @@ def test_aggregation_on_a_hand_built_history():
     data = build_dataset(trials, SearchSpace(SPACE), ["minimize"])
     assert data.numbers == (0, 1, 2, 3, 6)
     np.testing.assert_allclose(data.y, [0.2, 0.7, 0.95, 0.55, 0.25])
+    # every row but the completed trial's is a value below the full resource
+    assert data.partial == (False, True, True, True, True) and data.mixed_fidelity
+    only_complete = build_dataset(trials[:1], SearchSpace(SPACE), ["minimize"])
+    assert only_complete.partial == (False,) and not only_complete.mixed_fidelity
     assert data.X_pending.shape == (1, 2)
     np.testing.assert_allclose(data.X_pending[0], [0.5, 0.5])
     # excluding the trial being proposed for keeps it out of both sets
@@ -245,6 +249,7 @@ def test_plugin_aggregation_uses_the_last_intermediate_value():
     data = build_dataset(trials, SearchSpace(SPACE), ["minimize"])
     assert data.numbers == (0, 1)
     np.testing.assert_allclose(data.y, [0.2, 0.4])
+    assert data.partial == (False, True)  # the pruned trial's row is a lower-fidelity value
     assert data.X_pending.shape == (1, 2)
 
 
