@@ -57,6 +57,7 @@ Methods:
 * ``tpe-hyperband``: Optuna's ``TPESampler(multivariate=True, constant_liar=True)`` with the protocol's pruner
   (HyperbandPruner(1, 27, 3) for the MLP, SuccessiveHalvingPruner(1, 3) for Augmented Hartmann);
 * ``hpo-cqr-pruner``: ``HPOSampler(surrogate="cqr")`` with the same Optuna pruner (the plugin path);
+  ``hpo-cqr-pruner-s9`` the same with the single-fidelity settings (the plugin before session 10);
 * ``synetune-asha-cqr``: Syne Tune 0.16.0's ``ASHACQR`` (stopping-type ASHA, one bracket, grace period 1, eta 3,
   its CQR searcher on each trial's last reported value), driven through its scheduler interface one trial at a
   time. Needs the ``peers`` extra (``pip install -e .[peers]``: syne-tune 0.16.0 and huggingface_hub).
@@ -573,6 +574,20 @@ def _register(name: str) -> bool:
     return method is not None
 
 
+def _run_plugin_single_fidelity_settings(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
+    """``hpo-cqr-pruner`` with the scheduler's mixed-fidelity settings for CQR emptied for the run (the plugin's
+    behaviour before session 10)."""
+    from unittest import mock
+
+    from hpo import scheduler
+
+    with (
+        mock.patch.dict(scheduler.MIXED_FIDELITY_CQR_OPTIONS, clear=True),
+        mock.patch.dict(scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS, clear=True),
+    ):
+        return _run_optuna_pruned(problem, seed, budget, sampler=_hpo_cqr_sampler(seed))
+
+
 def _hpo_cqr_sampler(seed: int) -> Any:
     from integrations.optuna import HPOSampler
 
@@ -603,6 +618,7 @@ METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     ),
     "tpe-hyperband": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_tpe(s)),
     "hpo-cqr-pruner": lambda p, s, b: _run_optuna_pruned(p, s, b, sampler=_hpo_cqr_sampler(s)),
+    "hpo-cqr-pruner-s9": _run_plugin_single_fidelity_settings,
     "synetune-asha-cqr": _run_synetune_asha_cqr,
 }
 

@@ -238,3 +238,22 @@ def test_cqr_variants_start_from_the_single_fidelity_settings_for_their_run_only
     assert QuantileThompson.__init__.__kwdefaults__["refine_rounds"] == 0
     assert scheduler.MIXED_FIDELITY_CQR_OPTIONS == {"base_quadratic": True}
     assert scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS == {"refine_rounds": 3}
+
+
+def test_plugin_single_fidelity_settings_method_empties_the_mixed_settings_for_its_run_only() -> None:
+    from unittest import mock
+
+    from hpo import scheduler
+
+    seen = []
+
+    def fake_run(problem, seed, budget, *, sampler):
+        seen.append(
+            (dict(scheduler.MIXED_FIDELITY_CQR_OPTIONS), dict(scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS))
+        )
+        return []
+
+    with mock.patch.object(bm, "_run_optuna_pruned", fake_run):
+        bm.METHODS["hpo-cqr-pruner-s9"](None, 0, 1)
+    assert seen == [({}, {})]
+    assert scheduler.MIXED_FIDELITY_CQR_OPTIONS == {"base_quadratic": True}
