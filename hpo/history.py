@@ -44,7 +44,11 @@ __all__ = ["Dataset", "build_dataset", "trial_target"]
 
 @dataclass(frozen=True)
 class Dataset:
-    """Training data for the surrogates, one row per usable trial."""
+    """Training data for the surrogates, one row per usable trial.
+
+    ``numbers`` are the rows' trial numbers; ``partial`` marks the rows whose value is below the trial's full
+    resource (a PRUNED or RUNNING trial's rung or last intermediate value), see :attr:`mixed_fidelity`.
+    """
 
     X: np.ndarray
     Y: np.ndarray
