@@ -66,6 +66,7 @@ Methods:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import functools
 import json
@@ -519,30 +520,38 @@ def _run_hpo_cqr_constant(problem: MFProblem, seed: int, budget: int) -> list[di
         return _run_hpo(problem, seed, budget, surrogate="cqr")
 
 
+@contextlib.contextmanager
+def _cqr_settings(options: Mapping[str, Any], thompson: Mapping[str, Any]) -> Iterator[None]:
+    """While open: CQR with the single-fidelity settings (the session-9 default) plus exactly these
+    ``CQRSurrogate`` options and ``QuantileThompson`` options, whether or not the data mix fidelities.
+
+    Both the classes' defaults and the scheduler's mixed-fidelity settings (``hpo.scheduler.MIXED_FIDELITY_*``,
+    which a multi-fidelity study uses from its first stopped trial on) are replaced, so every variant means the same
+    as when it was measured."""
+    from unittest import mock
+
+    from acquisition.thompson import QuantileThompson
+    from hpo import scheduler
+    from surrogates.cqr import CQRSurrogate
+
+    with (
+        mock.patch.dict(CQRSurrogate.__init__.__kwdefaults__, options),
+        mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, thompson),
+        mock.patch.dict(scheduler.MIXED_FIDELITY_CQR_OPTIONS, options, clear=True),
+        mock.patch.dict(scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS, thompson, clear=True),
+    ):
+        yield
+
+
 def _run_hpo_cqr_options(
     thompson: Mapping[str, Any] | None = None, **options: Any
 ) -> Callable[[MFProblem, int, int], list[dict[str, Any]]]:
-    """Ablation: plain ASHA + CQR with exactly these ``CQRSurrogate`` options (``options``) and ``QuantileThompson``
-    options (``thompson``) on top of the single-fidelity settings, for the run only (neither is a study setting).
-
-    Both the classes' defaults and the scheduler's mixed-fidelity settings (``hpo.scheduler.MIXED_FIDELITY_*``,
-    which a multi-fidelity study uses from its first stopped trial on) are replaced, so every ``asha1-cqr-<variant>``
-    means the same as when it was measured: the session-9 model and acquisition plus the named options."""
+    """Ablation: plain ASHA + CQR with the single-fidelity settings plus exactly these ``CQRSurrogate`` options
+    (``options``) and ``QuantileThompson`` options (``thompson``), for the run only (neither is a study setting; see
+    :func:`_cqr_settings`)."""
 
     def run(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
-        from unittest import mock
-
-        from acquisition.thompson import QuantileThompson
-        from hpo import scheduler
-        from surrogates.cqr import CQRSurrogate
-
-        acq = dict(thompson or {})
-        with (
-            mock.patch.dict(CQRSurrogate.__init__.__kwdefaults__, options),
-            mock.patch.dict(QuantileThompson.__init__.__kwdefaults__, acq),
-            mock.patch.dict(scheduler.MIXED_FIDELITY_CQR_OPTIONS, options, clear=True),
-            mock.patch.dict(scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS, acq, clear=True),
-        ):
+        with _cqr_settings(options, dict(thompson or {})):
             return _run_hpo(problem, seed, budget, surrogate="cqr", brackets=1)
 
     return run
@@ -575,16 +584,8 @@ def _register(name: str) -> bool:
 
 
 def _run_plugin_single_fidelity_settings(problem: MFProblem, seed: int, budget: int) -> list[dict[str, Any]]:
-    """``hpo-cqr-pruner`` with the scheduler's mixed-fidelity settings for CQR emptied for the run (the plugin's
-    behaviour before session 10)."""
-    from unittest import mock
-
-    from hpo import scheduler
-
-    with (
-        mock.patch.dict(scheduler.MIXED_FIDELITY_CQR_OPTIONS, clear=True),
-        mock.patch.dict(scheduler.MIXED_FIDELITY_THOMPSON_OPTIONS, clear=True),
-    ):
+    """``hpo-cqr-pruner`` with CQR's single-fidelity settings throughout (the plugin's behaviour before session 10)."""
+    with _cqr_settings({}, {}):
         return _run_optuna_pruned(problem, seed, budget, sampler=_hpo_cqr_sampler(seed))
 
 
