@@ -64,10 +64,13 @@ def test_hpo_asha_loop_spends_the_budget_step_by_step() -> None:
     assert any(not e["complete"] for e in events) or len(events) <= 4
 
 
-@pytest.mark.parametrize("name", ["mf_hgb_breast_cancer", "mf_mlp_diabetes"])
+@pytest.mark.parametrize(
+    "name", ["mf_hgb_breast_cancer", "mf_mlp_diabetes", "mf_sgd_synthetic", "mf_svm_synthetic"]
+)
 def test_extra_problems_train_step_by_step(name: str) -> None:
-    """The two problems outside ../shared/bench: one finite value per step, deterministic, and the first step differs
-    from the last (the resource matters); the reference (scikit-learn's defaults, fully trained) is finite."""
+    """The problems outside ../shared/bench: one finite value per step, deterministic, and the first step differs
+    from the last (the resource matters); the reference (scikit-learn's defaults fully trained, or the median of
+    uniform configurations for the SVM) is finite."""
     problem = bm.MF_PROBLEMS[name]
     params = {n: _middle(p) for n, p in problem.space().items()}
     values = list(problem.steps(params))
@@ -257,3 +260,52 @@ def test_plugin_single_fidelity_settings_method_empties_the_mixed_settings_for_i
         bm.METHODS["hpo-cqr-pruner-s9"](None, 0, 1)
     assert seen == [({}, {})]
     assert scheduler.MIXED_FIDELITY_CQR_OPTIONS == {"base_quadratic": True}
+
+
+def test_compact_run_reports_the_same_regrets_and_counts() -> None:
+    """A compacted run keeps only the completions that improved the best value, so every checkpoint's best value,
+    the regrets and the report's trial counts are those of the full run."""
+    events = [
+        {"used": 9, "value": -1.0, "steps": 9, "complete": True},
+        {"used": 10, "value": -2.9, "steps": 1, "complete": False},
+        {"used": 19, "value": -0.5, "steps": 9, "complete": True},  # worse: dropped
+        {"used": 28, "value": -1.5, "steps": 9, "complete": True},
+        {"used": 30, "value": float("nan"), "steps": 2, "complete": False},
+        {"used": 60, "value": -2.4, "steps": 9, "complete": True},
+        {"used": 90, "value": -2.4, "steps": 9, "complete": True},  # a tie is not an improvement
+    ]
+    run = _run(events)
+    small = bm.compact(run)
+    assert [e["used"] for e in small["events"]] == [9, 28, 60]
+    assert (small["n_trials"], small["n_pruned"]) == (7, 2)
+    for resource in (0, 9, 18, 28, 45, 59, 60, 90, math.inf):
+        assert bm.best_at(small, resource) == bm.best_at(run, resource)
+    assert bm.regrets(small, {}) == bm.regrets(run, {})
+    assert bm.compact(small) == small  # compacting twice changes nothing
+    named = {"method": "asha1-gp", "wall_s": 1.0}  # the report lists registered methods only
+    full_text = bm.report([run | named])
+    assert bm.report([small | named]) == full_text
+    assert "| 7 (2) |" in full_text
+
+
+def test_store_writes_the_reported_runs_compacted(tmp_path: Path) -> None:
+    events = [
+        {"used": 9, "value": -1.0, "steps": 9, "complete": True},
+        {"used": 19, "value": -0.5, "steps": 9, "complete": True},
+    ]
+    src = tmp_path / "full.json"
+    bm._save(
+        src,
+        {"sessions": ["s"]},
+        [_run(events) | {"wall_s": 1.0}, _run(events) | {"method": "x", "wall_s": 1.0}],
+    )
+    out = tmp_path / "stored" / "small.json"
+    assert bm.main(["bench", "--report-only", "--out", str(src), "--methods", "m", "--store", str(out)]) == 0
+    import json
+
+    stored = json.loads(out.read_text())
+    assert stored["meta"] == {"sessions": ["s"]}
+    assert [r["method"] for r in stored["runs"]] == ["m"]
+    assert stored["runs"][0]["events"] == events[:1] and stored["runs"][0]["n_trials"] == 2
+    with pytest.raises(SystemExit):
+        bm.main(["bench", "--store", str(out)])  # --store only with --report-only
