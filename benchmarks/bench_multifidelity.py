@@ -948,10 +948,17 @@ def paired_report(runs: Sequence[Run], base: str) -> str:
 
 
 # -------------------------------------------------------------------------------------------------------- CLI
-def _save(path: Path, meta: dict, runs: list[Run]) -> None:
+def _save(path: Path, meta: dict, runs: list[Run], *, one_run_per_line: bool = False) -> None:
+    """Write atomically (a crash mid-write leaves the previous file). ``one_run_per_line``: the committed form, small
+    and with one changed line per changed run in a diff."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+    if one_run_per_line:
+        lines = [json.dumps(r, separators=(",", ":")) for r in runs]
+        text = '{"meta": ' + json.dumps(meta) + ',\n"runs": [\n' + ",\n".join(lines) + "\n]}\n"
+    else:
+        text = json.dumps({"meta": meta, "runs": runs}, indent=1)
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -1024,7 +1031,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_seeds = {int(x) for x in args.seeds.split(",") if x.strip()}
             runs = [r for r in runs if r["seed"] in keep_seeds]
         if args.store is not None:
-            _save(args.store, meta, [compact(r) for r in runs])
+            _save(args.store, meta, [compact(r) for r in runs], one_run_per_line=True)
         paired = paired_report(runs, args.paired) if args.paired else ""
         if args.common_seeds:
             runs = common_seeds(runs)
