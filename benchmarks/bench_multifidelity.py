@@ -568,7 +568,14 @@ def _run_optuna_pruned(problem: MFProblem, seed: int, budget: int, *, sampler: A
         if state["used"] >= budget:
             study.stop()
 
-    study = optuna.create_study(sampler=sampler, pruner=problem.pruner(), direction="minimize")
+    # a fixed name: Optuna's HyperbandPruner puts a trial in a bracket by a hash of the study's name and the trial
+    # number, so with the generated (random) name the same seed gave other runs each time (until session 11)
+    study = optuna.create_study(
+        sampler=sampler,
+        pruner=problem.pruner(),
+        direction="minimize",
+        study_name=f"{problem.name}-seed{seed}",
+    )
     study.optimize(objective, n_trials=10**6, callbacks=[stop_at_budget])
     return events
 

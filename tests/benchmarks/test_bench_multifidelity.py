@@ -309,3 +309,13 @@ def test_store_writes_the_reported_runs_compacted(tmp_path: Path) -> None:
     assert stored["runs"][0]["events"] == events[:1] and stored["runs"][0]["n_trials"] == 2
     with pytest.raises(SystemExit):
         bm.main(["bench", "--store", str(out)])  # --store only with --report-only
+
+
+def test_optuna_peer_runs_repeat_with_hyperband_brackets() -> None:
+    """TPE with Optuna's HyperbandPruner: the same seed gives the same events (the pruner's bracket of a trial is a
+    hash of the study's name, which the benchmark fixes), and another seed others."""
+    problem = bm.MF_PROBLEMS["mf_sgd_synthetic"]
+    budget = 4 * problem.max_steps
+    first = bm.METHODS["tpe-hyperband"](problem, 0, budget)
+    _check_events(first, budget, problem.max_steps)
+    assert bm.METHODS["tpe-hyperband"](problem, 0, budget) == first
