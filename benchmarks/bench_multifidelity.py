@@ -44,7 +44,8 @@ Result files: runs write their full event lists to ``--out`` (``benchmarks/resul
 reads (the completions that improved the best value, and the trial counts; :func:`compact`); ``benchmarks/stored/``
 is committed, so the tables can be printed again on a new machine::
 
-    python benchmarks/bench_multifidelity.py --report-only --out benchmarks/stored/mf_s11_heldout.json
+    python benchmarks/bench_multifidelity.py --report-only --out benchmarks/stored/mf_s11.json --common-seeds \\
+        --problems mf_sgd_synthetic,mf_svm_synthetic
 
 Methods:
 
@@ -990,7 +991,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="methods to run (default asha-cqr,asha-gp,asha-random,tpe-hyperband); with --report-only: to report",
     )
-    parser.add_argument("--problems", default="mf_mlp_digits,mf_aug_hartmann")
+    parser.add_argument(
+        "--problems",
+        default=None,
+        help="problems to run (default mf_mlp_digits,mf_aug_hartmann); with --report-only: to report",
+    )
     parser.add_argument(
         "--seeds", default=None, help="seeds to run (default 0,1,2); with --report-only: to report"
     )
@@ -1037,6 +1042,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.seeds:
             keep_seeds = {int(x) for x in args.seeds.split(",") if x.strip()}
             runs = [r for r in runs if r["seed"] in keep_seeds]
+        if args.problems:
+            keep_problems = {p.strip() for p in args.problems.split(",")}
+            runs = [r for r in runs if r["problem"] in keep_problems]
         if args.store is not None:
             _save(args.store, meta, [compact(r) for r in runs], one_run_per_line=True)
         paired = paired_report(runs, args.paired) if args.paired else ""
@@ -1048,6 +1056,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args.methods = args.methods or "asha-cqr,asha-gp,asha-random,tpe-hyperband"
     args.seeds = args.seeds or "0,1,2"
+    args.problems = args.problems or "mf_mlp_digits,mf_aug_hartmann"
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -1056,7 +1065,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for m in methods:
         if not _register(m):
             parser.error(f"unknown method {m!r}; known: {', '.join(METHODS)}")
-    problems = [MF_PROBLEMS[p.strip()] for p in args.problems.split(",") if p.strip()]
+    names = [p.strip() for p in args.problems.split(",") if p.strip()]
+    for name in names:
+        if name not in MF_PROBLEMS:
+            parser.error(f"unknown problem {name!r}; known: {', '.join(MF_PROBLEMS)}")
+    problems = [MF_PROBLEMS[name] for name in names]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     runs: list[Run] = []
     meta: dict[str, Any] = {"sessions": []}

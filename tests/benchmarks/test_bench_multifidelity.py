@@ -319,3 +319,16 @@ def test_optuna_peer_runs_repeat_with_hyperband_brackets() -> None:
     first = bm.METHODS["tpe-hyperband"](problem, 0, budget)
     _check_events(first, budget, problem.max_steps)
     assert bm.METHODS["tpe-hyperband"](problem, 0, budget) == first
+
+
+def test_report_only_filters_problems_and_run_mode_names_an_unknown_problem(tmp_path: Path, capsys) -> None:
+    events = [{"used": 9, "value": -1.0, "steps": 9, "complete": True}]
+    src = tmp_path / "runs.json"
+    runs = [_run(events) | {"method": "asha1-gp", "wall_s": 1.0, "problem": p} for p in ("p", "q")]
+    bm._save(src, {"sessions": []}, runs)
+    assert bm.main(["bench", "--report-only", "--out", str(src), "--problems", "q"]) == 0
+    text = capsys.readouterr().out
+    assert "**q**" in text and "**p**" not in text
+    with pytest.raises(SystemExit):
+        bm.main(["bench", "--problems", "mf_no_such", "--out", str(tmp_path / "x.json")])
+    assert "unknown problem 'mf_no_such'" in capsys.readouterr().err
