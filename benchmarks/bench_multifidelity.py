@@ -455,10 +455,15 @@ def _svm_reference() -> float:
     from threadpoolctl import threadpool_limits
 
     Xtr, Xva, ytr, yva = _svm_split()
-    U = qmc.Sobol(2, scramble=True, seed=12345).random(64)
+    space = _svm_space()  # both parameters are log-uniform: u in [0, 1] -> low * (high / low) ** u
+    U = qmc.Sobol(len(space), scramble=True, seed=12345).random(64)
     errors = []
     for u in U:
-        clf = SVC(C=float(10.0 ** (-3 + 6 * u[0])), gamma=float(10.0 ** (-5 + 6 * u[1])))
+        params = {
+            name: float(p.low) * (float(p.high) / float(p.low)) ** float(ui)
+            for (name, p), ui in zip(space.items(), u, strict=True)
+        }
+        clf = SVC(C=params["C"], gamma=params["gamma"])
         with threadpool_limits(limits=1):
             errors.append(1.0 - clf.fit(Xtr, ytr).score(Xva, yva))
     return float(np.median(errors))
@@ -803,9 +808,15 @@ def run_one(method: str, problem: MFProblem, seed: int, budget_full: float) -> R
 
 
 # ----------------------------------------------------------------------------------------------------- report
+def _completions(run: Run) -> Iterator[dict[str, Any]]:
+    """The run's full trainings with a finite value: the only events a checkpoint's best value counts."""
+    for e in run["events"]:
+        if e["complete"] and e["value"] is not None and math.isfinite(e["value"]):
+            yield e
+
+
 def best_at(run: Run, resource: float) -> float | None:
-    vals = [e["value"] for e in run["events"] if e["complete"] and e["used"] <= resource + 1e-9]
-    vals = [v for v in vals if v is not None and math.isfinite(v)]
+    vals = [e["value"] for e in _completions(run) if e["used"] <= resource + 1e-9]
     return min(vals) if vals else None
 
 
@@ -900,12 +911,8 @@ def compact(run: Run) -> Run:
     completions that improved on every earlier one (by resource used) give exactly, and the trial counts, kept as
     ``n_trials`` and ``n_pruned``.
     """
-    done = sorted(
-        (e for e in run["events"] if e["complete"] and e["value"] is not None and math.isfinite(e["value"])),
-        key=lambda e: e["used"],
-    )
     kept, best = [], math.inf
-    for e in done:
+    for e in sorted(_completions(run), key=lambda e: e["used"]):
         if e["value"] < best:
             kept.append(e)
             best = e["value"]
@@ -1025,7 +1032,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="PATH",
-        help="with --report-only: also write the reported runs (after --methods and --seeds, before --common-seeds),"
+        help="with --report-only: also write the reported runs (after --methods, --seeds and --problems, before"
+        " --common-seeds),"
         " compacted to what the report reads, to PATH (benchmarks/stored/ is committed; benchmarks/results/ is not)",
     )
     args = parser.parse_args(argv[1:])
