@@ -3,10 +3,19 @@
 Regret (the protocol of ../shared/bench/README.md, through ``benchmarks/bench_samplers.py`` with an ``hpo-cqr``
 entry added; every number in its tables comes from this command)::
 
-    python benchmarks/bench_cqr.py regret --samplers hpo-cqr --problems public --seeds 0,1,2 \\
-        --out benchmarks/results/cqr.json
+    python benchmarks/bench_cqr.py regret --samplers hpo-cqr,hpo-gp,tpe,random --problems public \\
+        --seeds 0,2,4,6 --out benchmarks/results/cqr_s12_even.json       # and 1,3,5,7: cqr_s12_odd.json
+    python benchmarks/bench_cqr.py regret --report-only --out benchmarks/results/cqr_s12_even.json \\
+        --merge benchmarks/results/cqr_s12_odd.json --store benchmarks/stored/cqr_s12.json
+
+The README's table is printed, on any machine, from the committed file the last command writes::
+
+    python benchmarks/bench_cqr.py regret --report-only --out benchmarks/stored/cqr_s12.json
+
+``merge`` puts ``hpo-cqr`` runs beside peers' runs from another file (how the tables of sessions 1-7 were made)::
+
     python benchmarks/bench_cqr.py merge --out benchmarks/results/cqr.json \\
-        --peers-file benchmarks/results/spine.json --peers hpo-gp,tpe,random   # beside the peers' runs
+        --peers-file benchmarks/results/spine.json --peers hpo-gp,tpe,random
 
 ``hpo-cqr-constant`` is the ablation with the paper's quantile trees fitted on the values themselves
 (``surrogate_options={"base": "constant"}``: no kernel-ridge initial estimate, see ``surrogates/cqr.py``);

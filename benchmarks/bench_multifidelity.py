@@ -61,7 +61,8 @@ Methods:
   of global steps (a sweep; the default is 0.7); ``asha1-cqr-refine<k>`` ``k`` rounds of the refinement of the
   Thompson winner's drawn quantile (``QuantileThompson(refine_rounds=k)``, see ``acquisition/thompson.py``);
   ``asha1-cqr-quad`` the kernel ridge's quadratic trend term (``CQRSurrogate(base_quadratic=True)``);
-  ``asha1-cqr-quad-refine3`` both (the mixed-fidelity settings: the same runs as ``asha1-cqr`` now);
+  ``asha1-cqr-quad-refine<k>`` both, with ``k`` rounds (``asha1-cqr-quad-refine3``: the mixed-fidelity settings,
+  the same runs as ``asha1-cqr`` now);
   ``asha1-cqr-notransform``, ``asha1-cqr-noscale``, ``asha1-cqr-s6`` session 7's changes switched off;
 * ``asha1-gp-thompson``: ``asha1-gp`` choosing with quantile Thompson sampling (CQR's acquisition) instead of log
   expected improvement: which of the GP's model and its acquisition makes the difference (a diagnostic);
@@ -102,6 +103,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.results_io import keep_runs, read_merged, save_runs  # noqa: E402
 
 __all__ = ["MF_PROBLEMS", "METHODS", "run_one", "report"]
 
@@ -727,6 +733,8 @@ def _thompson_method(name: str) -> Callable[[MFProblem, int, int], list[dict[str
         options: dict[str, Any] = {"global_share": float(match.group(1))}
     elif (match := re.fullmatch(r"asha1-cqr-refine([0-9]+)", name)) is not None:
         options = {"refine_rounds": int(match.group(1))}
+    elif (match := re.fullmatch(r"asha1-cqr-quad-refine([0-9]+)", name)) is not None:
+        return _run_hpo_cqr_options(thompson={"refine_rounds": int(match.group(1))}, base_quadratic=True)
     else:
         return None
     return _run_hpo_cqr_options(thompson=options)
@@ -768,7 +776,6 @@ METHODS: dict[str, Callable[[MFProblem, int, int], list[dict[str, Any]]]] = {
     # ridge's quadratic trend term alone, and with the refinement of the Thompson winner (the mixed-fidelity default)
     "asha1-cqr-s9": _run_hpo_cqr_options(),
     "asha1-cqr-quad": _run_hpo_cqr_options(base_quadratic=True),
-    "asha1-cqr-quad-refine3": _run_hpo_cqr_options(thompson={"refine_rounds": 3}, base_quadratic=True),
     "asha-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp"),
     "asha-random": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", n_startup_trials=10**9),
     "asha1-gp": lambda p, s, b: _run_hpo(p, s, b, surrogate="gp", brackets=1),
@@ -852,7 +859,9 @@ def report(runs: Sequence[Run], meta: Mapping[str, Any] | None = None) -> str:
     for r in runs:
         _register(r["method"])
     optima = _optima(runs)
-    methods = [m for m in METHODS if any(r["method"] == m for r in runs)]
+    present = {r["method"] for r in runs}
+    # the benchmark's own methods in their order, then any other name a result file holds (a renamed screen)
+    methods = [m for m in METHODS if m in present] + sorted(present - set(METHODS))
     problems = list(dict.fromkeys(r["problem"] for r in runs))
     out: list[str] = [f"<!-- {s} -->" for s in (meta or {}).get("sessions", [])]
     for r in runs:
@@ -963,29 +972,9 @@ def paired_report(runs: Sequence[Run], base: str) -> str:
 
 
 # -------------------------------------------------------------------------------------------------------- CLI
-def _save(path: Path, meta: dict, runs: list[Run], *, one_run_per_line: bool = False) -> None:
-    """Write atomically (a crash mid-write leaves the previous file). ``one_run_per_line``: the committed form, small
-    and with one changed line per changed run in a diff."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    if one_run_per_line:
-        lines = [json.dumps(r, separators=(",", ":")) for r in runs]
-        text = '{"meta": ' + json.dumps(meta) + ',\n"runs": [\n' + ",\n".join(lines) + "\n]}\n"
-    else:
-        text = json.dumps({"meta": meta, "runs": runs}, indent=1)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _merge_runs(files: Sequence[Mapping[str, Any]]) -> tuple[list[Run], dict[str, Any]]:
-    """The runs of several result files, later files replacing runs of the same (method, problem, seed)."""
-    by_key: dict[tuple[str, str, int], Run] = {}
-    sessions: list[str] = []
-    for data in files:
-        sessions += list(data.get("meta", {}).get("sessions", []))
-        for r in data["runs"]:
-            by_key[(r["method"], r["problem"], r["seed"])] = r
-    return list(by_key.values()), {"sessions": sessions}
+def _key(run: Run) -> tuple[str, str, int]:
+    """A run's identity in merged result files: a later file's run of the same method, problem and seed wins."""
+    return (run["method"], run["problem"], run["seed"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1040,21 +1029,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.store is not None and not args.report_only:
         parser.error("--store needs --report-only")
     if args.report_only:
-        data = json.loads(args.out.read_text())
-        runs, meta = _merge_runs(
-            [data] + [json.loads(Path(f).read_text()) for f in args.merge.split(",") if f]
-        )
-        if args.methods:
-            keep = {m.strip() for m in args.methods.split(",")}
-            runs = [r for r in runs if r["method"] in keep]
-        if args.seeds:
-            keep_seeds = {int(x) for x in args.seeds.split(",") if x.strip()}
-            runs = [r for r in runs if r["seed"] in keep_seeds]
-        if args.problems:
-            keep_problems = {p.strip() for p in args.problems.split(",")}
-            runs = [r for r in runs if r["problem"] in keep_problems]
+        try:
+            runs, meta = read_merged(args.out, args.merge, _key)
+        except FileNotFoundError as exc:
+            parser.error(str(exc))
+        runs = keep_runs(runs, "method", args.methods)
+        runs = keep_runs(keep_runs(runs, "seed", args.seeds, int), "problem", args.problems)
         if args.store is not None:
-            _save(args.store, meta, [compact(r) for r in runs], one_run_per_line=True)
+            save_runs(args.store, meta, [compact(r) for r in runs], one_run_per_line=True)
         paired = paired_report(runs, args.paired) if args.paired else ""
         if args.common_seeds:
             runs = common_seeds(runs)
@@ -1097,7 +1079,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for i, (m, p, s) in enumerate(plan, 1):
         run = run_one(m, p, s, args.budget_full)
         runs.append(run)
-        _save(args.out, meta, runs)
+        save_runs(args.out, meta, runs)
         print(
             f"[{i}/{len(plan)} {time.perf_counter() - t0:6.0f}s] {m:14s} {p.name:16s} seed {s}: "
             f"best {best_at(run, run['budget'])}, {len(run['events'])} trials, {run['wall_s']:.0f}s"
@@ -1111,6 +1093,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if __package__ in (None, ""):
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.exit(main())

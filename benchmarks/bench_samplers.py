@@ -18,7 +18,11 @@ around the objective proper (``Instance.evaluate``; the parameter suggestions, w
 outside it). The difference, *overhead per suggestion*, is the sampler's time plus Optuna's own bookkeeping.
 
 Raw results are written to ``--out`` (JSON) after every run, so an interrupted run can be resumed (``--resume``) and
-the tables re-printed from it (``--report-only``).
+the tables re-printed from it (``--report-only``). ``--report-only --merge B.json,C.json`` reports several files as
+one (runs split over processes, e.g. even and odd seeds), and ``--store benchmarks/stored/NAME.json`` also writes the
+reported runs there, one per line with the per-trial times rounded to 0.001 ms: ``benchmarks/results/`` is
+git-ignored and does not survive a new machine, ``benchmarks/stored/`` is committed, so a README table printed from
+it can be printed again anywhere.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.problems import Problem, get_problems  # noqa: E402
+from benchmarks.results_io import keep_runs, read_merged, save_runs  # noqa: E402
 
 __all__ = [
     "SAMPLERS",
@@ -524,11 +529,21 @@ def _header(argv: Sequence[str], digest: str) -> str:
     )
 
 
-def _save(path: Path, meta: dict, runs: list[Run]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
-    os.replace(tmp, path)
+def _key(run: Run) -> tuple[str, str, int, int]:
+    """A run's identity in merged result files: a later file's run of the same sampler, problem, seed and budget
+    wins."""
+    return (run["sampler"], run["problem"], run["seed"], run["budget"])
+
+
+_TIMING_FIELDS = ("trial_wall_ms", "trial_cpu_ms", "obj_wall_ms", "obj_cpu_ms")
+
+
+def compact(run: Run) -> Run:
+    """The run for the committed ``benchmarks/stored/``: the per-trial times rounded to 0.001 ms (finer than the
+    clocks resolve under load; the tables print the same); the values, which the regrets come from, exact."""
+    return run | {
+        k: [None if t is None else round(float(t), 3) for t in run[k]] for k in _TIMING_FIELDS if k in run
+    }
 
 
 def _parse_sampler_seeds(items: Sequence[str]) -> dict[str, list[int]]:
@@ -545,9 +560,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--samplers", default="hpo-gp,gp,tpe,random", help=f"comma list of {', '.join(SAMPLERS)}"
+        "--samplers",
+        default=None,
+        help=f"comma list of {', '.join(SAMPLERS)} (default hpo-gp,gp,tpe,random); with --report-only: to report",
     )
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default=None, help="default 0,1,2; with --report-only: to report")
     parser.add_argument(
         "--sampler-seeds",
         nargs="*",
@@ -555,7 +572,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=S,S",
         help="seeds for particular samplers instead of --seeds (e.g. slow peers: gp=0,1)",
     )
-    parser.add_argument("--problems", default="all", help="all, public, heldout, bbob, ml, or names")
+    parser.add_argument(
+        "--problems",
+        default=None,
+        help="all (the default), public, heldout, bbob, ml, or names; with --report-only: to report",
+    )
     parser.add_argument("--budget-scale", type=float, default=1.0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/spine.json"))
     parser.add_argument(
@@ -567,12 +588,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="with --report-only: keep only the (problem, seed) pairs that every sampler completed",
     )
+    parser.add_argument(
+        "--merge",
+        default="",
+        metavar="FILES",
+        help="with --report-only: comma-separated further result files; a run of the same (sampler, problem, seed,"
+        " budget) in a later file replaces the earlier one",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="with --report-only: also write the reported runs (after --samplers, --seeds and --problems, before"
+        " --paired), one per line with the times rounded, to PATH (benchmarks/stored/ is"
+        " committed; benchmarks/results/ is not)",
+    )
     args = parser.parse_args(argv[1:])
+    if (args.store is not None or args.merge) and not args.report_only:
+        parser.error("--store and --merge need --report-only")
 
     if args.report_only:
-        data = json.loads(args.out.read_text())
-        runs = paired(data["runs"]) if args.paired else data["runs"]
-        print(report(runs, data.get("meta")))
+        try:
+            runs, meta = read_merged(args.out, args.merge, _key)
+        except FileNotFoundError as exc:
+            parser.error(str(exc))
+        runs = keep_runs(keep_runs(runs, "sampler", args.samplers), "seed", args.seeds, int)
+        if args.problems:
+            try:
+                names = {p.name for p in get_problems(args.problems)}
+            except ValueError as exc:
+                parser.error(str(exc))
+            runs = [r for r in runs if r["problem"] in names]
+        if args.store is not None:
+            save_runs(args.store, meta, [compact(r) for r in runs], one_run_per_line=True)
+        print(report(paired(runs) if args.paired else runs, meta))
         return 0
 
     import optuna
@@ -580,13 +630,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
-    samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
+    samplers = [s.strip() for s in (args.samplers or "hpo-gp,gp,tpe,random").split(",") if s.strip()]
     for s in samplers:
         if s not in SAMPLERS:
             parser.error(f"unknown sampler {s!r}; known: {', '.join(SAMPLERS)}")
-    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    seeds = [int(x) for x in (args.seeds or "0,1,2").split(",") if x.strip()]
     per_sampler = _parse_sampler_seeds(args.sampler_seeds)
-    problems = get_problems(args.problems)
+    try:
+        problems = get_problems(args.problems or "all")
+    except ValueError as exc:
+        parser.error(str(exc))
 
     digest = _preload_hpo() if "hpo-gp" in samplers else "not loaded"
     header = _header(argv, digest)
@@ -613,7 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = run_one(s, p, seed, scaled_budget(p, args.budget_scale))
         run["hpo_modules"] = digest
         runs.append(run)
-        _save(args.out, meta, runs)
+        save_runs(args.out, meta, runs)
         oh = overheads(run, "wall")
         print(
             f"[{i}/{len(plan)} {time.perf_counter() - t0:7.0f}s] {s:7s} {p.name:22s} seed {seed}: "
@@ -625,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"total wall time of this session: {time.perf_counter() - t0:.0f} s", flush=True)
     meta["sessions"][-1] = header + f" | session wall time {time.perf_counter() - t0:.0f} s"
-    _save(args.out, meta, runs)
+    save_runs(args.out, meta, runs)
     print()
     print(report(runs, meta))
     return 0

@@ -14,6 +14,7 @@ pytest.importorskip("botorch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root holds benchmarks/
 
 from benchmarks import bench_multifidelity as bm  # noqa: E402
+from benchmarks import results_io  # noqa: E402
 
 
 def _run(events: list[dict], budget: int = 90, optimum: float | None = -3.0, reference: float = 0.0) -> dict:
@@ -111,7 +112,7 @@ def test_merge_runs_later_files_replace_the_same_method_problem_and_seed() -> No
     newer = _run([{"used": 9, "value": -2.0, "steps": 9, "complete": True}]) | {"seed": 1}
     other = _run([]) | {"method": "n", "seed": 1}
     b = {"meta": {"sessions": ["second"]}, "runs": [newer, other]}
-    runs, meta = bm._merge_runs([a, b])
+    runs, meta = results_io.merge_runs([a, b], bm._key)
     assert meta == {"sessions": ["first", "second"]}
     assert len(runs) == 3
     by = {(r["method"], r["seed"]): r for r in runs}
@@ -227,12 +228,14 @@ def test_cqr_variants_start_from_the_single_fidelity_settings_for_their_run_only
 
     kw = {"surrogate": "cqr", "brackets": 1}
     with mock.patch.object(bm, "_run_hpo", fake_run):
-        bm.METHODS["asha1-cqr-quad-refine3"](None, 0, 1)
+        bm._thompson_method("asha1-cqr-quad-refine3")(None, 0, 1)
+        bm._thompson_method("asha1-cqr-quad-refine1")(None, 0, 1)
         bm.METHODS["asha1-cqr-quad"](None, 0, 1)
         bm.METHODS["asha1-cqr-s9"](None, 0, 1)
         bm._thompson_method("asha1-cqr-refine2")(None, 0, 1)
     assert seen == [
         (True, 3, {"base_quadratic": True}, {"refine_rounds": 3}, kw),
+        (True, 1, {"base_quadratic": True}, {"refine_rounds": 1}, kw),
         (True, 0, {"base_quadratic": True}, {}, kw),
         (False, 0, {}, {}, kw),
         (False, 2, {}, {"refine_rounds": 2}, kw),
@@ -282,10 +285,22 @@ def test_compact_run_reports_the_same_regrets_and_counts() -> None:
         assert bm.best_at(small, resource) == bm.best_at(run, resource)
     assert bm.regrets(small, {}) == bm.regrets(run, {})
     assert bm.compact(small) == small  # compacting twice changes nothing
-    named = {"method": "asha1-gp", "wall_s": 1.0}  # the report lists registered methods only
+    named = {"method": "asha1-gp", "wall_s": 1.0}
     full_text = bm.report([run | named])
     assert bm.report([small | named]) == full_text
     assert "| 7 (2) |" in full_text
+
+
+def test_report_lists_every_method_of_the_runs_known_ones_first() -> None:
+    """A result file may hold runs under a name the benchmark does not define (a screen renamed after the run): the
+    tables list them after the benchmark's own methods instead of dropping them."""
+    events = [{"used": 9, "value": -1.0, "steps": 9, "complete": True}]
+    runs = [
+        _run(events) | {"method": m, "wall_s": 1.0} for m in ("zz-renamed-screen", "asha1-gp", "asha1-cqr")
+    ]
+    lines = [line for line in bm.report(runs).splitlines() if line.startswith("| ") and "nr @" not in line]
+    order = [line.split("|")[1].strip() for line in lines[:3]]
+    assert order == ["asha1-cqr", "asha1-gp", "zz-renamed-screen"]
 
 
 def test_store_writes_the_reported_runs_compacted(tmp_path: Path) -> None:
@@ -294,7 +309,7 @@ def test_store_writes_the_reported_runs_compacted(tmp_path: Path) -> None:
         {"used": 19, "value": -0.5, "steps": 9, "complete": True},
     ]
     src = tmp_path / "full.json"
-    bm._save(
+    results_io.save_runs(
         src,
         {"sessions": ["s"]},
         [_run(events) | {"wall_s": 1.0}, _run(events) | {"method": "x", "wall_s": 1.0}],
@@ -325,7 +340,7 @@ def test_report_only_filters_problems_and_run_mode_names_an_unknown_problem(tmp_
     events = [{"used": 9, "value": -1.0, "steps": 9, "complete": True}]
     src = tmp_path / "runs.json"
     runs = [_run(events) | {"method": "asha1-gp", "wall_s": 1.0, "problem": p} for p in ("p", "q")]
-    bm._save(src, {"sessions": []}, runs)
+    results_io.save_runs(src, {"sessions": []}, runs)
     assert bm.main(["bench", "--report-only", "--out", str(src), "--problems", "q"]) == 0
     text = capsys.readouterr().out
     assert "**q**" in text and "**p**" not in text

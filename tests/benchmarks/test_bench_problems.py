@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 
 from benchmarks import bench_samplers as bench  # noqa: E402
 from benchmarks.problems import PROBLEMS, bbob_instance_id, get_problems  # noqa: E402
+from benchmarks.results_io import save_runs  # noqa: E402
 
 pytest.importorskip("cocoex")
 
@@ -112,8 +113,44 @@ def test_normalized_regret_edges() -> None:
 def test_cli_report_only_roundtrip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = [_fake_run(s, "bbob_f015_d02", 0, [3.0, 2.0, 1.0, 1.0], overhead_ms=1.0) for s in ("a", "b")]
     out = tmp_path / "r.json"
-    bench._save(out, {"sessions": ["header"]}, runs)
+    save_runs(out, {"sessions": ["header"]}, runs)
     assert bench.main(["bench_samplers.py", "--report-only", "--out", str(out)]) == 0
     assert "bbob_f015_d02" in capsys.readouterr().out
     unpaired = [*runs, _fake_run("a", "bbob_f015_d02", 1, [1.0] * 4, overhead_ms=1.0)]
     assert bench.paired(unpaired) == runs
+
+
+def test_report_only_merges_filters_and_stores_compact_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--merge``: a later file's run of the same sampler, problem, seed and budget replaces the earlier one;
+    ``--store``: the reported runs, times rounded, values exact, print the same tables as the full runs."""
+    old = _fake_run("a", "bbob_f015_d02", 0, [3.0, 2.0, 1.0, 1.0], overhead_ms=1.0)
+    new = _fake_run("a", "bbob_f015_d02", 0, [3.0, 0.5, 0.5, 0.25], overhead_ms=1.0 / 3)
+    other = _fake_run("b", "bbob_f015_d02", 0, [4.0, 4.0, 4.0, 4.0], overhead_ms=2.0)
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    save_runs(first, {"sessions": ["one"]}, [old, other])
+    save_runs(second, {"sessions": ["two"]}, [new])
+    stored = tmp_path / "stored" / "s.json"
+    argv = ["b.py", "--report-only", "--out", str(first), "--merge", str(second), "--samplers", "a"]
+    assert bench.main([*argv, "--store", str(stored)]) == 0
+    printed = capsys.readouterr().out
+    import json
+
+    data = json.loads(stored.read_text())
+    assert data["meta"] == {"sessions": ["one", "two"]}
+    assert len(stored.read_text().splitlines()) == 4  # meta, '"runs": [', one line per run, ']}'
+    (run,) = data["runs"]
+    assert run["sampler"] == "a" and run["values"] == new["values"]
+    assert run["trial_wall_ms"] == [1.333] * 4  # 1/3 + 1 ms rounded to 0.001 ms
+    assert "seeds per sampler: a 0\n" in printed  # b filtered out
+    assert bench.main(["b.py", "--report-only", "--out", str(stored)]) == 0
+    assert capsys.readouterr().out == printed  # the stored runs print the same tables
+    with pytest.raises(SystemExit):
+        bench.main(["b.py", "--out", str(first), "--store", str(stored)])  # --store only with --report-only
+    with pytest.raises(SystemExit):
+        bench.main(["b.py", "--report-only", "--out", str(first), "--merge", str(tmp_path / "missing.json")])
+    assert "missing.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["b.py", "--report-only", "--out", str(first), "--problems", "no_such_problem"])
+    assert "unknown problem 'no_such_problem'" in capsys.readouterr().err
