@@ -56,6 +56,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import numpy as np  # noqa: E402
 
 from benchmarks.bench_samplers import _optuna_gp, _optuna_random, _optuna_tpe  # noqa: E402  (same peers)
+from benchmarks.results_io import save_runs  # noqa: E402
 
 __all__ = [
     "PROBLEMS",
@@ -689,13 +690,6 @@ def _worker(args: tuple[str, str, int, float | None]) -> Run:
     return run_one(sampler, PROBLEMS[pname], seed, time_cap_s=cap)
 
 
-def _save(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "runs": runs}))
-    tmp.replace(out)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -789,7 +783,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def record(run: Run) -> None:
         runs.append(run)
-        _save(a.out, meta, runs)
+        save_runs(a.out, meta, runs, one_run_per_line=True)
         regs = checkpoint_regrets(run, refs[run["problem"]])
         print(
             f"[{time.perf_counter() - t0:7.0f}s] {run['sampler']:>14} {run['problem']:<32} seed {run['seed']} "
