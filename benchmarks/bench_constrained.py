@@ -56,7 +56,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import numpy as np  # noqa: E402
 
 from benchmarks.bench_samplers import _optuna_gp, _optuna_random, _optuna_tpe  # noqa: E402  (same peers)
-from benchmarks.results_io import save_runs  # noqa: E402
+from benchmarks.results_io import merge_runs, read_files, save_runs  # noqa: E402
 
 __all__ = [
     "PROBLEMS",
@@ -726,14 +726,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     if a.report_only:
-        data = json.loads(a.out.read_text())
-        runs = data["runs"]
-        seen = {(r["sampler"], r["problem"], r["seed"]) for r in runs}
-        for extra in a.merge:
-            for r in json.loads(extra.read_text())["runs"]:
-                if (r["sampler"], r["problem"], r["seed"]) not in seen:
-                    seen.add((r["sampler"], r["problem"], r["seed"]))
-                    runs.append(r)
+        try:
+            files = read_files(a.out, a.merge)
+        except FileNotFoundError as err:
+            ap.error(str(err))
+        # the --out file's run of a (sampler, problem, seed) stays; --merge files only add the ones it lacks
+        runs, _ = merge_runs(files, lambda r: (r["sampler"], r["problem"], r["seed"]), keep="first")
+        data = files[0]
         if a.samplers_only:
             order = [x.strip() for x in a.samplers_only.split(",") if x.strip()]
             runs = sorted((r for r in runs if r["sampler"] in order), key=lambda r: order.index(r["sampler"]))

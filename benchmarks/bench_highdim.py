@@ -23,7 +23,6 @@ Overhead per suggestion is CPU milliseconds (``time.process_time``) of trial tim
 from __future__ import annotations
 
 import dataclasses
-import json
 import statistics
 import sys
 import warnings
@@ -36,6 +35,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from benchmarks import bench_samplers as bs  # noqa: E402
 from benchmarks.problems import PROBLEMS, Instance, _bbob, _ml  # noqa: E402
+from benchmarks.results_io import merge_runs, read_files  # noqa: E402
 
 BUDGET = 200
 CHECKPOINTS = (50, 100, 200)
@@ -250,17 +250,17 @@ def report(runs: Sequence[dict[str, Any]]) -> str:
 
 def _load(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[str]]:
     """Runs and session headers of several result files; a (sampler, problem, seed, budget) run found in more than
-    one file counts once (the first)."""
-    runs, sessions, seen = [], [], set()
-    for path in paths:
-        data = json.loads(Path(path).read_text())
-        for r in data["runs"]:
-            key = (r["sampler"], r["problem"], r["seed"], r["budget"])
-            if key not in seen:
-                seen.add(key)
-                runs.append(r)
-        sessions += data.get("meta", {}).get("sessions", [])
-    return runs, sessions
+    one file counts once (the first).
+
+    Raises:
+        FileNotFoundError: a file does not exist (the message names it).
+    """
+    runs, meta = merge_runs(
+        read_files(paths[0], paths[1:]),
+        lambda r: (r["sampler"], r["problem"], r["seed"], r["budget"]),
+        keep="first",
+    )
+    return runs, meta["sessions"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -270,7 +270,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__doc__)
         return 2
     if argv[0] == "report":
-        runs, sessions = _load([Path(a) for a in argv[1:]])
+        if len(argv) < 2:
+            print("report needs at least one result file", file=sys.stderr)
+            return 2
+        try:
+            runs, sessions = _load([Path(a) for a in argv[1:]])
+        except FileNotFoundError as err:
+            print(err, file=sys.stderr)
+            return 2
         print("\n".join(f"<!-- {s} -->" for s in sessions))
         print(report(runs))
         return 0

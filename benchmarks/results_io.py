@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["save_runs", "merge_runs", "read_merged", "keep_runs"]
+__all__ = ["save_runs", "merge_runs", "read_files", "read_merged", "keep_runs"]
 
 Run = dict[str, Any]
 
@@ -40,24 +40,35 @@ def save_runs(
 
 
 def merge_runs(
-    files: Sequence[Mapping[str, Any]], key: Callable[[Run], Hashable]
+    files: Sequence[Mapping[str, Any]], key: Callable[[Run], Hashable], *, keep: str = "last"
 ) -> tuple[list[Run], dict[str, Any]]:
-    """The runs of several loaded result files, a later file's run replacing an earlier one with the same ``key``
-    (e.g. a rerun of one method, problem and seed), and the files' ``meta["sessions"]`` lines, in order."""
+    """The runs of several loaded result files, one per ``key`` (e.g. method, problem and seed), and the files'
+    ``meta["sessions"]`` lines, in order.
+
+    ``keep="last"``: a later file's run replaces an earlier one (a rerun corrects a stored run; bench_samplers and
+    bench_multifidelity). ``keep="first"``: the first file's run stays (the file named by ``--out`` is the
+    reference and ``--merge`` files only fill gaps; bench_constrained and bench_highdim). Runs keep the order in
+    which their key first appeared.
+
+    Raises:
+        ValueError: ``keep`` is neither "last" nor "first".
+    """
+    if keep not in ("last", "first"):
+        raise ValueError(f"keep={keep!r} must be 'last' or 'first'")
     by_key: dict[Hashable, Run] = {}
     sessions: list[str] = []
     for data in files:
         sessions += list(data.get("meta", {}).get("sessions", []))
         for r in data["runs"]:
-            by_key[key(r)] = r
+            k = key(r)
+            if keep == "last" or k not in by_key:
+                by_key[k] = r
     return list(by_key.values()), {"sessions": sessions}
 
 
-def read_merged(
-    first: Path, others: str | Sequence[Path], key: Callable[[Run], Hashable]
-) -> tuple[list[Run], dict[str, Any]]:
-    """:func:`merge_runs` of the file ``first`` and ``others`` (paths, or one comma-separated string of them, as a
-    ``--merge`` option gives them).
+def read_files(first: Path, others: str | Sequence[Path] = ()) -> list[dict[str, Any]]:
+    """The loaded result files ``first`` and ``others`` (paths, or one comma-separated string of them, as a
+    ``--merge`` option gives them), in that order.
 
     Raises:
         FileNotFoundError: a file does not exist (the message names it).
@@ -70,7 +81,14 @@ def read_merged(
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(f"result file {str(p)!r} does not exist")
-    return merge_runs([json.loads(p.read_text()) for p in paths], key)
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def read_merged(
+    first: Path, others: str | Sequence[Path], key: Callable[[Run], Hashable], *, keep: str = "last"
+) -> tuple[list[Run], dict[str, Any]]:
+    """:func:`merge_runs` of the files :func:`read_files` loads (same arguments, same errors)."""
+    return merge_runs(read_files(first, others), key, keep=keep)
 
 
 def keep_runs(runs: Sequence[Run], field: str, values: str | None, kind: type = str) -> list[Run]:

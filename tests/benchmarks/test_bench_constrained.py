@@ -152,3 +152,38 @@ def test_report_tables_from_fake_results() -> None:
     assert "in 4 of 4 runs" in text
     assert "0% / 0/2 / 4" in text  # hpo-gp on con_b: no feasible trial, violation 4 per run
     assert not math.isnan(float(cells[1]))
+
+
+def test_report_only_merge_keeps_the_out_files_run_and_names_a_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import botorch
+
+    name = "con_constrainedgramacy"
+    refs = tmp_path / "refs.json"  # a cached reference, so the test computes none
+    key = f"{name}|botorch={botorch.__version__}|n={bc.REF_POINTS}|seed=0"
+    refs.write_text(json.dumps({key: {"opt": 0.0, "ref": 4.0, "dim": 2, "n_constraints": 2}}))
+    feas = [-1.0, -1.0]
+    out, extra = tmp_path / "out.json", tmp_path / "extra.json"
+    out.write_text(json.dumps({"meta": {}, "runs": [_fake("gp", name, 0, [1.0] * 4, [feas] * 4)]}))
+    extra.write_text(
+        json.dumps(
+            {
+                "meta": {},
+                "runs": [
+                    _fake("gp", name, 0, [3.0] * 4, [feas] * 4),
+                    _fake("gp", name, 1, [2.0] * 4, [feas] * 4),
+                ],
+            }
+        )
+    )
+    assert bc.main(["--report-only", "--out", str(out), "--merge", str(extra), "--refs", str(refs)]) == 0
+    text = capsys.readouterr().out
+    # seed 0 from --out (nr 0.25), seed 1 from --merge (nr 0.5): mean 0.375; the merged file's seed 0 is not used
+    assert "0.375±0.177 (n=2)" in text
+    with pytest.raises(SystemExit) as exc:
+        bc.main(
+            ["--report-only", "--out", str(out), "--merge", str(tmp_path / "gone.json"), "--refs", str(refs)]
+        )
+    assert exc.value.code == 2
+    assert "gone.json" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root holds benchmarks/
 
-from benchmarks.results_io import keep_runs, merge_runs, read_merged, save_runs  # noqa: E402
+from benchmarks.results_io import keep_runs, merge_runs, read_files, read_merged, save_runs  # noqa: E402
 
 
 def _key(run: dict) -> tuple[str, int]:
@@ -45,6 +45,16 @@ def test_merge_runs_a_later_file_replaces_the_same_key_and_keeps_every_session()
     assert sorted((r["seed"], r["v"]) for r in runs) == [(0, 1), (1, 2)]
 
 
+def test_merge_runs_keep_first_keeps_the_first_files_run_in_first_seen_order() -> None:
+    first = {"meta": {}, "runs": [{"method": "a", "seed": 1, "v": 1}]}
+    second = {"meta": {}, "runs": [{"method": "a", "seed": 0, "v": 2}, {"method": "a", "seed": 1, "v": 3}]}
+    runs, meta = merge_runs([first, second], _key, keep="first")
+    assert [(r["seed"], r["v"]) for r in runs] == [(1, 1), (0, 2)]
+    assert meta == {"sessions": []}
+    with pytest.raises(ValueError, match="keep='middle'"):
+        merge_runs([first], _key, keep="middle")
+
+
 def test_read_merged_takes_a_comma_separated_list_and_names_a_missing_file(tmp_path: Path) -> None:
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     save_runs(a, {"sessions": []}, [{"method": "m", "seed": 0, "v": 1}])
@@ -54,6 +64,9 @@ def test_read_merged_takes_a_comma_separated_list_and_names_a_missing_file(tmp_p
     assert [r["v"] for r in read_merged(a, [], _key)[0]] == [1]
     with pytest.raises(FileNotFoundError, match="missing.json"):
         read_merged(a, str(tmp_path / "missing.json"), _key)
+    assert [r["v"] for r in read_merged(a, [b], _key, keep="first")[0]] == [1]
+    assert [f["runs"][0]["v"] for f in read_files(a, [b])] == [1, 2]
+    assert len(read_files(a)) == 1
 
 
 def test_keep_runs_filters_on_a_comma_separated_option() -> None:
