@@ -952,20 +952,40 @@ def common_seeds(runs: Sequence[Run]) -> list[Run]:
 
 def paired_report(runs: Sequence[Run], base: str) -> str:
     """Per problem and method: the mean over seeds of (method - ``base``) normalized regret at each checkpoint, with
-    its standard error, over the seeds both ran (normalized with the same optima as :func:`report`)."""
+    its standard error, over the seeds both ran (normalized with the same optima as :func:`report`).
+
+    A method compared on two or more problems also gets a row ``mean over N problems``: the mean of its per-problem
+    means, with the standard error ``sqrt(sum se_p^2) / N`` (the problems' runs are independent). Why: the issue's
+    target and every declared adoption rule are stated on the mean over problems, which was otherwise computed by
+    hand from the per-problem rows.
+    """
     optima = _optima(runs)
     by = {(r["method"], r["problem"], r["seed"]): regrets(r, optima) for r in runs}
     rows = []
+    per_method: dict[str, list[list[tuple[float, float]]]] = {}
     for p in dict.fromkeys(r["problem"] for r in runs):
         for m in dict.fromkeys(r["method"] for r in runs):
             seeds = sorted(s for (mm, pp, s) in by if mm == m and pp == p and (base, p, s) in by)
             if m == base or len(seeds) < 2:
                 continue
-            cells = []
+            cells, stats = [], []
             for c in range(len(CHECKPOINTS)):
                 d = [by[(m, p, s)][c] - by[(base, p, s)][c] for s in seeds]
-                cells.append(f"{statistics.mean(d):+.3f} ({statistics.stdev(d) / math.sqrt(len(d)):.3f})")
+                mean, se = statistics.mean(d), statistics.stdev(d) / math.sqrt(len(d))
+                cells.append(f"{mean:+.3f} ({se:.3f})")
+                stats.append((mean, se))
             rows.append([p, m, str(len(seeds)), *cells])
+            per_method.setdefault(m, []).append(stats)
+    for m, problems in per_method.items():
+        if len(problems) < 2:
+            continue
+        n = len(problems)
+        cells = []
+        for c in range(len(CHECKPOINTS)):
+            mean = statistics.mean(st[c][0] for st in problems)
+            se = math.sqrt(sum(st[c][1] ** 2 for st in problems)) / n
+            cells.append(f"**{mean:+.3f}** ({se:.3f})")
+        rows.append([f"mean over {n} problems", m, "", *cells])
     pct = [f"{round(100 * c)}%" for c in CHECKPOINTS]
     head = [f"### Paired by seed: method - {base}, mean (standard error)", ""]
     return "\n".join(head + [_table(["problem", "method", "seeds", *(f"@{p}" for p in pct)], rows)])

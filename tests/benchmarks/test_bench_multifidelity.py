@@ -192,6 +192,28 @@ def test_common_seeds_and_paired_report() -> None:
     row = next(line for line in text.splitlines() if line.startswith("| p | b |"))
     assert row == "| p | b | 2 | -0.250 (0.050) | -0.250 (0.050) | -0.250 (0.050) |"
     assert "| p | a |" not in text  # the base is not compared with itself
+    assert "mean over" not in text  # one problem: no mean row
+
+
+def test_paired_report_mean_over_problems() -> None:
+    """The mean row averages the per-problem paired means; its standard error is sqrt(sum se^2) / N."""
+
+    def done(value: float) -> list[dict]:
+        return [{"used": 9, "value": value, "steps": 9, "complete": True}]
+
+    runs = []
+    # problem p: b - a = -0.2, -0.3 (mean -0.25, se 0.05); problem q: b - a = +0.1, +0.1 (mean +0.1, se 0)
+    for problem, a_vals, b_vals in (("p", (-1.5, -1.5), (-2.1, -2.4)), ("q", (-1.5, -1.5), (-1.2, -1.2))):
+        for seed in (0, 1):
+            runs.append(_run(done(a_vals[seed])) | {"method": "a", "problem": problem, "seed": seed})
+            runs.append(_run(done(b_vals[seed])) | {"method": "b", "problem": problem, "seed": seed})
+    text = bm.paired_report(runs, "a")
+    row = next(line for line in text.splitlines() if line.startswith("| mean over 2 problems |"))
+    # mean (-0.25 + 0.1) / 2 = -0.075; se sqrt(0.05^2 + 0^2) / 2 = 0.025
+    assert (
+        row
+        == "| mean over 2 problems | b |  | **-0.075** (0.025) | **-0.075** (0.025) | **-0.075** (0.025) |"
+    )
 
 
 def test_gp_thompson_diagnostic_runs_the_gp_with_quantile_thompson() -> None:
