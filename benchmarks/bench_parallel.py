@@ -3,8 +3,12 @@ pending values in EI's incumbent (``Proposer(pending_incumbent=...)``).
 
 Example (the command behind the table in docs/benchmarks.md)::
 
-    python benchmarks/bench_parallel.py --problems branin,hartmann6,ackley5 --seeds 0,1,2,3,4 --q 4 --budget 48 \\
-        --jobs 2 --out benchmarks/results/parallel.json
+    python benchmarks/bench_parallel.py --problems branin,hartmann6,ackley5 --seeds 0,1,2,3,4,5,6,7,8,9 --q 4 \\
+        --budget 48 --jobs 2 --out benchmarks/results/parallel.json
+    python benchmarks/bench_parallel.py --report benchmarks/stored/parallel_s14.json   # the committed runs' table
+
+The runs are small (a regret per checkpoint and a spread), so ``--out`` files can be committed as they are under
+``benchmarks/stored/``; ``--report`` prints the table of such a file without running anything.
 
 Protocol: a synchronous batch loop over :class:`hpo.scheduler.Proposer` directly (what ``q`` workers sharing a
 storage see when they ask at the same time): proposal ``j`` of a batch sees the batch's earlier ``j`` points as
@@ -112,7 +116,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budget", type=int, default=48)
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time")
     ap.add_argument("--out", default=None, help="JSON file for the raw runs")
+    ap.add_argument(
+        "--report", default=None, metavar="FILE", help="print the table of an --out file instead of running"
+    )
     a = ap.parse_args(argv)
+    if a.report:
+        try:
+            stored = json.loads(Path(a.report).read_text())
+        except FileNotFoundError:
+            ap.error(f"--report: no such file {a.report!r}")
+        print(f"runs of: {' '.join(stored.get('argv', []))}; mean simple regret over seeds")
+        print(report(stored["runs"]))
+        return
     if a.q < 1 or a.budget < 1:
         ap.error(f"--q={a.q} and --budget={a.budget} must be >= 1")
     tasks = [

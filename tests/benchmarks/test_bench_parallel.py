@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -26,3 +27,21 @@ def test_batch_run_and_table() -> None:
 def test_unknown_problem_is_named() -> None:
     with pytest.raises(ValueError, match="unknown problem 'rosenbrock'"):
         bp._function("rosenbrock")
+
+
+def test_report_prints_a_stored_file(tmp_path, capsys) -> None:
+    """``--report FILE`` prints the table of an ``--out`` file without running; a missing file is a CLI error."""
+    runs = [
+        {"problem": "branin", "seed": s, "pending_incumbent": flag, "regret": [r, r / 2], "spread": 0.2}
+        for s, r in ((0, 1.0), (1, 3.0))
+        for flag in (True, False)
+    ]
+    path = tmp_path / "parallel.json"
+    path.write_text(json.dumps({"argv": ["bench_parallel.py", "--seeds", "0,1"], "runs": runs}))
+    bp.main(["--report", str(path)])
+    out = capsys.readouterr().out
+    assert "bench_parallel.py --seeds 0,1" in out
+    assert "| branin | believer+incumbent (n=2) | 2.0000 | 1.0000 | 0.200 |" in out
+    with pytest.raises(SystemExit):
+        bp.main(["--report", str(tmp_path / "missing.json")])
+    assert "no such file" in capsys.readouterr().err
