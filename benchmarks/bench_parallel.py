@@ -33,6 +33,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.results_io import read_files  # noqa: E402
+
 CHECKPOINTS = (16, 24, 32, 40, 48)
 VARIANTS = {"believer+incumbent": True, "believer only": False}
 
@@ -122,9 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if a.report:
         try:
-            stored = json.loads(Path(a.report).read_text())
-        except FileNotFoundError:
-            ap.error(f"--report: no such file {a.report!r}")
+            (stored,) = read_files(Path(a.report))
+        except FileNotFoundError as exc:
+            ap.error(f"--report: {exc}")
         print(f"runs of: {' '.join(stored.get('argv', []))}; mean simple regret over seeds")
         print(report(stored["runs"]))
         return

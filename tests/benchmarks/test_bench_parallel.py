@@ -44,4 +44,4 @@ def test_report_prints_a_stored_file(tmp_path, capsys) -> None:
     assert "| branin | believer+incumbent (n=2) | 2.0000 | 1.0000 | 0.200 |" in out
     with pytest.raises(SystemExit):
         bp.main(["--report", str(tmp_path / "missing.json")])
-    assert "no such file" in capsys.readouterr().err
+    assert "missing.json' does not exist" in capsys.readouterr().err
